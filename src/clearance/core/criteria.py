@@ -1,0 +1,227 @@
+"""The release criteria a plan can hold: one Pydantic model per kind.
+
+Each model says which files the plan names for it (`named_files`) and how they are
+parsed; the evaluator for the kind lives in `core.evaluators` and is found by kind.
+Adding a kind means adding a model to `CRITERION_MODELS` and registering an evaluator.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from clearance.core.durations import Duration
+
+if TYPE_CHECKING:
+    from clearance.core.plan import Plan
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+EvidenceFormat = Literal["document", "junit", "raw"]
+Paths = str | list[str]
+
+
+class NamedFile(BaseModel):
+    """A file the plan names as evidence, relative to the plan's folder."""
+
+    model_config = ConfigDict(frozen=True)
+    path: str
+    format: EvidenceFormat
+
+
+def _as_list(paths: Paths | None) -> list[str]:
+    if paths is None:
+        return []
+    return [paths] if isinstance(paths, str) else list(paths)
+
+
+class CriterionBase(BaseModel):
+    """What every criterion has: id, title, scope, control mapping, advisory flag."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Slug = Field(description="Unique within the plan; lower case, digits, `.`, `_`, `-`.")
+    title: str | None = None
+    applies_to: list[str] = Field(default_factory=list, description="Component names.")
+    controls: list[str] = Field(
+        default_factory=list, description="Control requirements served, e.g. B.6.2.5-performance."
+    )
+    advisory: bool = Field(False, description="Evaluated and shown, never blocking.")
+
+    #: how evidence attached to this criterion with `clearance evidence add` is parsed
+    evidence_format: ClassVar[EvidenceFormat] = "raw"
+
+    def named_files(self, plan: Plan) -> list[NamedFile]:
+        """Files the plan names for this criterion; `check` ingests them."""
+        return []
+
+
+class MetricCriterion(CriterionBase):
+    """A number read from a metrics file (JSON, YAML, CSV) by dotted path, against a threshold
+    or against the value recorded for the candidate last released to the same target."""
+
+    kind: Literal["metric"]
+    evidence: str | None = Field(None, description="Metrics file, relative to the plan.")
+    metric: str = Field(description="Dotted path into the metrics file, e.g. holdout.auc.")
+    op: Literal[">=", ">", "<=", "<", "=="] = ">="
+    threshold: float | None = None
+    baseline: Literal["released"] | None = None
+    max_drop: float | None = Field(None, ge=0)
+    higher_is_better: bool = True
+    evidence_format: ClassVar[EvidenceFormat] = "document"
+
+    @model_validator(mode="after")
+    def _threshold_or_baseline(self) -> MetricCriterion:
+        if self.threshold is None and self.baseline is None:
+            raise ValueError("give a threshold, or baseline: released with max_drop")
+        if self.baseline is not None and self.max_drop is None:
+            raise ValueError("baseline: released needs max_drop (the largest allowed regression)")
+        if self.max_drop is not None and self.baseline is None:
+            raise ValueError("max_drop needs baseline: released")
+        return self
+
+    def named_files(self, plan: Plan) -> list[NamedFile]:
+        return [NamedFile(path=p, format="document") for p in _as_list(self.evidence)]
+
+
+class TestsCriterion(CriterionBase):
+    """JUnit XML reports (pytest, Maven Surefire, ...) with no failures or errors."""
+
+    kind: Literal["tests"]
+    evidence: Paths | None = Field(None, description="JUnit XML report(s), relative to the plan.")
+    min_tests: int = Field(1, ge=0)
+    max_skipped_ratio: float = Field(1.0, ge=0, le=1)
+    max_failures: int = Field(0, ge=0)
+    evidence_format: ClassVar[EvidenceFormat] = "junit"
+
+    def named_files(self, plan: Plan) -> list[NamedFile]:
+        return [NamedFile(path=p, format="junit") for p in _as_list(self.evidence)]
+
+
+class EvidenceCriterion(CriterionBase):
+    """Named documents attached, and where asked, attested by a person in a role."""
+
+    kind: Literal["evidence"]
+    documents: list[str] = Field(default_factory=list, description="Files named in the plan.")
+    min_documents: int = Field(1, ge=1)
+    attested_by: str | None = Field(None, description="Role that must attest the evidence.")
+    max_age: Duration | None = Field(None, description="Evidence older than this does not count.")
+
+    def named_files(self, plan: Plan) -> list[NamedFile]:
+        return [NamedFile(path=p, format="raw") for p in self.documents]
+
+
+class EnvironmentCriterion(CriterionBase):
+    """Source and target manifests agree on `must_match`; every other difference is
+    acknowledged with a note saying how it is accounted for."""
+
+    kind: Literal["environment"]
+    source: str | None = Field(None, description="Defaults to release.source.")
+    target: str | None = Field(None, description="Defaults to release.target.")
+    must_match: list[str] = Field(default_factory=list, description="Dotted manifest keys.")
+    acknowledge: dict[str, Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default_factory=dict,
+        description="Manifest key (or key prefix) -> note on how the difference is handled.",
+    )
+    evidence_format: ClassVar[EvidenceFormat] = "document"
+
+    def environments(self, plan: Plan) -> tuple[str, str]:
+        return (self.source or plan.release.source, self.target or plan.release.target)
+
+    def named_files(self, plan: Plan) -> list[NamedFile]:
+        files = []
+        for name in self.environments(plan):
+            env = plan.environments.get(name)
+            if env is not None and env.file is not None:
+                files.append(NamedFile(path=env.file, format="document"))
+        return files
+
+
+class RiskCriterion(CriterionBase):
+    """Every risk of the listed categories has mitigations marked verified, with evidence."""
+
+    kind: Literal["risk"]
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    register_file: str = Field(
+        alias="register", description="Risk register (YAML, JSON or CSV), relative to the plan."
+    )
+    categories: list[str] = Field(default_factory=lambda: ["privacy", "security"], min_length=1)
+    evidence_format: ClassVar[EvidenceFormat] = "document"
+
+    def named_files(self, plan: Plan) -> list[NamedFile]:
+        return [NamedFile(path=self.register_file, format="document")]
+
+
+class RoleQuorum(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    role: Slug
+    min: int = Field(1, ge=1)
+
+
+class ApprovalCriterion(CriterionBase):
+    """Sign-offs: a quorum per role on this exact candidate, no standing rejection,
+    separation of duties, none expired."""
+
+    kind: Literal["approval"]
+    roles: list[RoleQuorum] = Field(min_length=1)
+    distinct_people: bool = Field(True, description="One person counts for one role only.")
+    forbid_author: bool = Field(True, description="The plan's owner and submitters cannot approve.")
+    expires_after: Duration | None = None
+
+
+class ChangeCriterion(CriterionBase):
+    """The change ticket of `release.change` is approved (blocking) or merely recorded."""
+
+    kind: Literal["change"]
+    mode: Literal["blocking", "record"] = "blocking"
+    evidence: str | None = Field(None, description="Export of the ticket (JSON/YAML).")
+    approved_states: list[str] = Field(
+        default_factory=lambda: ["approved", "scheduled", "implement"], min_length=1
+    )
+    evidence_format: ClassVar[EvidenceFormat] = "document"
+
+    def named_files(self, plan: Plan) -> list[NamedFile]:
+        return [NamedFile(path=self.evidence, format="document")] if self.evidence else []
+
+
+class RollbackCriterion(CriterionBase):
+    """A rollback target exists, the procedure is attached, the rehearsal is recent enough."""
+
+    kind: Literal["rollback"]
+    rehearsed_within: Duration | None = None
+    evidence_format: ClassVar[EvidenceFormat] = "document"
+
+    def named_files(self, plan: Plan) -> list[NamedFile]:
+        rollback = plan.rollback
+        if rollback is None:
+            return []
+        files = []
+        if rollback.procedure:
+            files.append(NamedFile(path=rollback.procedure, format="raw"))
+        if rollback.rehearsal:
+            files.append(NamedFile(path=rollback.rehearsal, format="document"))
+        return files
+
+
+class StakeholdersCriterion(CriterionBase):
+    """Every interested party has an impact statement and a consideration."""
+
+    kind: Literal["stakeholders"]
+
+
+CRITERION_MODELS: tuple[type[CriterionBase], ...] = (
+    MetricCriterion,
+    TestsCriterion,
+    EvidenceCriterion,
+    EnvironmentCriterion,
+    RiskCriterion,
+    ApprovalCriterion,
+    ChangeCriterion,
+    RollbackCriterion,
+    StakeholdersCriterion,
+)
+KINDS: tuple[str, ...] = tuple(
+    m.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
+    for m in CRITERION_MODELS
+)

@@ -1,0 +1,184 @@
+"""The deployment plan of one release, as a Pydantic model; its JSON Schema is published."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from clearance.core.criteria import CRITERION_MODELS, CriterionBase, Slug
+
+Digest = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+
+Criterion = Annotated[
+    Union[tuple(CRITERION_MODELS)],  # type: ignore[valid-type]  # noqa: UP007
+    Field(discriminator="kind"),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class System(_Model):
+    id: Slug
+    name: Text
+    owner: Text = Field(description="Accountable person (e-mail or user name).")
+    purpose: str | None = None
+
+
+class ChangeRef(_Model):
+    system: Text = Field(description="Change management system, e.g. servicenow, jira.")
+    id: Text
+    implementation_plan: str | None = None
+    backout_plan: str | None = None
+    test_plan: str | None = None
+
+
+class Window(_Model):
+    start: str
+    end: str
+
+
+class Release(_Model):
+    version: Text
+    source: Slug = Field(description="Environment where the components were validated.")
+    target: Slug = Field(description="Environment the components are released to.")
+    change: ChangeRef | None = None
+    owner: str | None = Field(None, description="Release owner; defaults to system.owner.")
+    window: Window | None = None
+
+
+class Component(_Model):
+    name: Slug
+    kind: Literal["model", "software", "config", "data"]
+    version: Text
+    digest: Digest | None = Field(None, description="sha256:<hex> of the artifact or image.")
+    artifact: str | None = Field(None, description="Artifact file, relative to the plan.")
+    uri: str | None = Field(None, description="Where the artifact lives (registry, bucket).")
+    deploy: bool = Field(True, description="False: part of the system, not shipped this time.")
+
+    @model_validator(mode="after")
+    def _identified(self) -> Component:
+        if self.digest is None and self.artifact is None:
+            raise ValueError("give a digest (sha256:<hex>) or an artifact path")
+        return self
+
+
+class Environment(_Model):
+    description: str | None = None
+    manifest: dict[str, Any] | None = Field(None, description="Manifest written inline.")
+    file: str | None = Field(None, description="Manifest file (JSON/YAML), relative to the plan.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Environment:
+        if self.manifest is not None and self.file is not None:
+            raise ValueError("give the manifest inline or as a file, not both")
+        return self
+
+
+class InterestedParty(_Model):
+    name: Text
+    impact: str | None = None
+    consideration: str | None = None
+
+
+class Rollback(_Model):
+    to: Text = Field(description="`previous`, `none` (first release) or a version.")
+    procedure: str | None = Field(None, description="Rollback procedure document.")
+    rehearsal: str | None = Field(None, description="Rehearsal record (JSON/YAML).")
+
+
+class Plan(_Model):
+    """A deployment plan: what moves where, under which criteria, and how to undo it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        serialize_by_alias=True,
+        title="Clearance deployment plan",
+    )
+
+    api_version: Literal["clearance/v1"] = Field(alias="apiVersion")
+    kind: Literal["DeploymentPlan"]
+    system: System
+    release: Release
+    components: list[Component] = Field(min_length=1)
+    environments: dict[Slug, Environment] = Field(default_factory=dict)
+    interested_parties: list[InterestedParty] = Field(default_factory=list)
+    rollback: Rollback | None = None
+    criteria: list[Criterion] = Field(default_factory=list)
+
+    @property
+    def owner(self) -> str:
+        return self.release.owner or self.system.owner
+
+    def criterion(self, criterion_id: str) -> CriterionBase:
+        for c in self.criteria:
+            if c.id == criterion_id:
+                return c  # type: ignore[no-any-return]
+        raise KeyError(criterion_id)
+
+    def component_names(self) -> list[str]:
+        return [c.name for c in self.components]
+
+    def document(self) -> dict[str, Any]:
+        """The normalised plan as JSON data: what the revision digest is taken over."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def reference_problems(plan: Plan) -> list[tuple[tuple[str | int, ...], str]]:
+    """Problems that need the whole plan: duplicates and references to undeclared names."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    seen_components: set[str] = set()
+    for i, comp in enumerate(plan.components):
+        if comp.name in seen_components:
+            problems.append((("components", i, "name"), f'duplicate component name "{comp.name}"'))
+        seen_components.add(comp.name)
+
+    declared = sorted(plan.environments)
+    hint = ", ".join(declared) if declared else "none declared yet"
+    for field in ("source", "target"):
+        name = getattr(plan.release, field)
+        if name not in plan.environments:
+            problems.append(
+                (
+                    ("release", field),
+                    f'environment "{name}" is not declared under environments ({hint}); '
+                    "add it there",
+                )
+            )
+
+    seen_ids: dict[str, int] = {}
+    for i, crit in enumerate(plan.criteria):
+        if crit.id in seen_ids:
+            problems.append(
+                (
+                    ("criteria", i, "id"),
+                    f'duplicate criterion id "{crit.id}" (also criteria[{seen_ids[crit.id]}]); '
+                    "ids must be unique",
+                )
+            )
+        else:
+            seen_ids[crit.id] = i
+        for j, name in enumerate(crit.applies_to):
+            if name not in seen_components:
+                problems.append(
+                    (
+                        ("criteria", i, "applies_to", j),
+                        f'component "{name}" is not declared under components '
+                        f"({', '.join(plan.component_names())})",
+                    )
+                )
+        for field in ("source", "target"):
+            name = getattr(crit, field, None)
+            if name is not None and name not in plan.environments:
+                problems.append(
+                    (
+                        ("criteria", i, field),
+                        f'environment "{name}" is not declared under environments ({hint})',
+                    )
+                )
+    return problems

@@ -1,0 +1,122 @@
+"""What evaluators receive (parsed evidence, approvals, releases) and what they return."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from clearance.core.plan import Plan
+
+
+class Status(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    PENDING = "pending"
+    WAIVED = "waived"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class TestCaseFailure:
+    suite: str
+    name: str
+    kind: Literal["failure", "error"]
+    message: str
+
+
+@dataclass(frozen=True)
+class TestReport:
+    """A JUnit report reduced to what the tests criterion needs."""
+
+    __test__ = False  # not a pytest class
+
+    tests: int
+    failures: int
+    errors: int
+    skipped: int
+    failed_cases: tuple[TestCaseFailure, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    """One piece of evidence attached to a criterion, already parsed by the service layer.
+
+    `content` is a parsed document (dict/list) for `document`, a TestReport for `junit`,
+    None for `raw`; `problem` says why it could not be parsed (the evaluator reports error).
+    """
+
+    name: str
+    digest: str
+    added_by: str
+    added_at: datetime
+    role: str | None = None
+    content: Any = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """A sign-off or rejection by one person in one role, bound to one candidate."""
+
+    person: str
+    role: str
+    decision: Literal["approve", "reject"]
+    candidate: str
+    at: datetime
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class ReleasedCandidate:
+    """The candidate last released to the plan's target, as the gate needs to know it."""
+
+    version: str
+    candidate: str
+    released_at: datetime
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EvaluationContext:
+    """Everything an evaluator may look at. Evidence is keyed by criterion id and holds the
+    latest item per evidence name, oldest first."""
+
+    plan: Plan
+    candidate: str
+    now: datetime
+    evidence: Mapping[str, Sequence[EvidenceItem]] = field(default_factory=dict)
+    approvals: Sequence[ApprovalRecord] = ()
+    authors: frozenset[str] = frozenset()
+    released: ReleasedCandidate | None = None
+
+    def evidence_for(self, criterion_id: str) -> Sequence[EvidenceItem]:
+        return self.evidence.get(criterion_id, ())
+
+
+@dataclass(frozen=True)
+class Result:
+    """The verdict on one criterion, with what was seen, what was expected and from where."""
+
+    id: str
+    kind: str
+    status: Status
+    reason: str
+    observed: Any = None
+    expected: Any = None
+    evidence: tuple[str, ...] = ()
+    advisory: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status.value,
+            "reason": self.reason,
+            "observed": self.observed,
+            "expected": self.expected,
+            "evidence": list(self.evidence),
+            "advisory": self.advisory,
+        }

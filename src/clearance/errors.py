@@ -1,0 +1,100 @@
+"""One exception tree for Clearance; each error has a stable code and an exit code.
+
+    ClearanceError                 exit 2 unless stated
+    ├── UsageError                 a command was called the wrong way
+    ├── PlanError                  a plan file is invalid; carries every problem found
+    ├── EvidenceError              an evidence file cannot be read or stored
+    ├── NotFoundError              a system, revision, candidate or pack that does not exist
+    ├── ConflictError              the request contradicts recorded state (e.g. releasing a NO-GO)   exit 1
+    ├── IntegrityError             a digest, signature or log that does not verify                  exit 3
+    └── StoreError                 the database cannot be opened or migrated
+
+The CLI maps `exit_code`, the API will map `http_status`; messages say what to do next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ClearanceError(Exception):
+    """Base of every error Clearance raises on purpose."""
+
+    code = "clearance_error"
+    exit_code = 2
+    http_status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(ClearanceError):
+    code = "usage"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a plan: where it is and what is expected instead."""
+
+    file: str
+    line: int | None
+    column: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        field = f" {self.field}:" if self.field else ""
+        return f"{where}:{field} {self.message}"
+
+
+class PlanError(ClearanceError):
+    """A plan that cannot be used; `problems` lists every problem found, in file order."""
+
+    code = "invalid_plan"
+    http_status = 422
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class EvidenceError(ClearanceError):
+    code = "invalid_evidence"
+    http_status = 422
+
+
+class NotFoundError(ClearanceError):
+    code = "not_found"
+    http_status = 404
+
+
+class ConflictError(ClearanceError):
+    code = "conflict"
+    exit_code = 1
+    http_status = 409
+
+
+class IntegrityError(ClearanceError):
+    """Something recorded does not match its digest, signature or log; `failures` names each."""
+
+    code = "integrity"
+    exit_code = 3
+    http_status = 409
+
+    def __init__(self, message: str, failures: list[str] | None = None) -> None:
+        self.failures = failures or []
+        super().__init__(message)
+
+
+class StoreError(ClearanceError):
+    code = "store"
+    http_status = 503
