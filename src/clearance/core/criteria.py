@@ -41,6 +41,7 @@ class CriterionBase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Slug = Field(description="Unique within the plan; lower case, digits, `.`, `_`, `-`.")
+    kind: str
     title: str | None = None
     applies_to: list[str] = Field(default_factory=list, description="Component names.")
     controls: list[str] = Field(

@@ -36,7 +36,5 @@ def evaluate_release(ctx: EvaluationContext) -> Evaluation:
     for criterion in ctx.plan.criteria:
         result = EVALUATORS[criterion.kind](criterion, ctx)
         results.append(result)
-    outcome: Outcome = (
-        "GO" if all(r.advisory or r.status in CLEARING for r in results) else "NO-GO"
-    )
+    outcome: Outcome = "GO" if all(r.advisory or r.status in CLEARING for r in results) else "NO-GO"
     return Evaluation(decision=outcome, candidate=ctx.candidate, results=tuple(results))

@@ -29,7 +29,8 @@ class _Constructor(yaml.constructor.SafeConstructor):
 
 
 _Constructor.add_constructor(
-    "tag:yaml.org,2002:timestamp", yaml.constructor.SafeConstructor.construct_yaml_str
+    "tag:yaml.org,2002:timestamp",
+    yaml.constructor.SafeConstructor.construct_yaml_str,  # type: ignore[type-var]
 )
 
 
@@ -49,8 +50,9 @@ class _Tree:
         self.nodes += 1
         if self.nodes > self.max_nodes:
             raise _Refused(
-                node, f"more than {self.max_nodes:,} values after expanding aliases; "
-                "a plan this large is refused (is this a YAML bomb?)"
+                node,
+                f"more than {self.max_nodes:,} values after expanding aliases; "
+                "a plan this large is refused (is this a YAML bomb?)",
             )
         if depth > self.max_depth:
             raise _Refused(node, f"nested deeper than {self.max_depth} levels; refused")
@@ -176,10 +178,10 @@ def _data_loc(raw: Loc, data: Any) -> Loc:
             and isinstance(out[-1], int)
         ):
             continue
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
-            current = current[part]
+        if (isinstance(current, dict) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and part < len(current)
+        ):
+            current = current[part]  # type: ignore[index]
         elif part == "[key]":
             continue
         else:
@@ -233,7 +235,9 @@ def _message(err: Any, loc: Loc, data: Any) -> str:
     if kind in _EXPECTED:
         return f"{_EXPECTED[kind]}, got {_got(value)}"
     if kind == "string_type":
-        hint = "; quote it" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+        hint = (
+            "; quote it" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+        )
         return f"expected text, got {_got(value)}{hint}"
     if kind == "missing":
         return f"required; add `{loc[-1]}:`" if loc else "required"
@@ -259,8 +263,12 @@ def _message(err: Any, loc: Loc, data: Any) -> str:
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length')} item(s)"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=",
-              "less_than": "<"}[kind]
+        op = {
+            "greater_than_equal": ">=",
+            "greater_than": ">",
+            "less_than_equal": "<=",
+            "less_than": "<",
+        }[kind]
         bound = next(iter(ctx.values()), "?")
         return f"expected a number {op} {bound}, got {_got(value)}"
     if kind == "value_error":

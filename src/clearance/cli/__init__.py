@@ -1,0 +1,1 @@
+"""The `clearance` command: thin commands over the services, one module per noun."""

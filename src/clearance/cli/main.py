@@ -1,0 +1,117 @@
+"""Entry point: a lazily loaded command group and the mapping of errors to exit codes.
+
+Exit codes: 0 GO or success, 1 NO-GO, 2 bad input or usage, 3 integrity failure.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+COMMANDS = {
+    "init": (
+        "clearance.cli.workspace:init",
+        "Create a workspace here (and a plan from a template).",
+    ),
+    "schema": ("clearance.cli.plans:schema", "Print the JSON Schema of deployment plans."),
+    "plan": ("clearance.cli.plans:plan", "Validate, submit, list and diff plan revisions."),
+    "env": ("clearance.cli.environments:env", "Capture environment manifests."),
+    "evidence": ("clearance.cli.evidence:evidence", "Attach evidence files to criteria."),
+    "check": ("clearance.cli.gate:check", "Run the release gate: GO (exit 0) or NO-GO (exit 1)."),
+    "approve": ("clearance.cli.approvals:approve", "Sign off the plan's candidate in a role."),
+    "reject": ("clearance.cli.approvals:reject", "Reject the plan's candidate in a role."),
+    "release": ("clearance.cli.releases:release", "Record the deployment of a GO candidate."),
+    "status": ("clearance.cli.releases:status", "What runs where, and what waits for release."),
+    "export": ("clearance.cli.packs:export", "Write the audit pack of a release."),
+    "pack": ("clearance.cli.packs:pack", "Verify audit packs offline."),
+    "verify": ("clearance.cli.workspace:verify", "Re-hash the workspace's records and blobs."),
+    "demo": ("clearance.cli.demo:demo", "Run the end-to-end demo in a new folder."),
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs, so --help stays fast."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            module, attr = self.lazy[name][0].split(":")
+            return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self.lazy[name][1]) for name in sorted(self.lazy)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--workspace",
+    type=click.Path(file_okay=False),
+    envvar="CLEARANCE_WORKSPACE",
+    help="Workspace folder (default: ./.clearance).",
+)
+@click.version_option(package_name="clearance")
+@click.pass_context
+def cli(ctx: click.Context, workspace: str | None) -> None:
+    """Clearance: deployment plans as code, a release gate that decides from evidence,
+    sign-offs bound to what they approve, and audit packs anyone can verify.
+
+    \b
+    Exit codes: 0 GO or success, 1 NO-GO, 2 bad input, 3 integrity failure.
+    Start with:  clearance init --template tabular-classifier
+    """
+    from pathlib import Path
+
+    from clearance.settings import Settings
+
+    ctx.obj = Settings.from_env(workspace=Path(workspace) if workspace else None)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command; turn Clearance errors into clear messages and exit codes."""
+    from clearance.errors import ClearanceError
+
+    try:
+        cli.main(args=argv, prog_name="clearance", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except ClearanceError as exc:
+        from clearance.cli.output import show_error
+
+        show_error(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so plainly, keep the traceback for debugging
+        if os.environ.get("CLEARANCE_DEBUG"):
+            raise
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in Clearance; rerun with CLEARANCE_DEBUG=1 for the traceback.",
+            err=True,
+        )
+        sys.exit(70)
+    sys.exit(0)

@@ -1,0 +1,120 @@
+"""Output for people (Rich, imported on first use) and shared command options."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from clearance.errors import ClearanceError
+    from clearance.services.plans import LoadedPlan
+    from clearance.services.workspace import Workspace
+
+F = TypeVar("F", bound=Callable[..., Any])
+STATUS_STYLE = {
+    "passed": "green",
+    "failed": "bold red",
+    "pending": "yellow",
+    "waived": "magenta",
+    "error": "bold red",
+    "GO": "bold green",
+    "NO-GO": "bold red",
+}
+LARGE_FILE = 64 * 1024 * 1024
+
+
+@functools.cache
+def console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def show_error(exc: ClearanceError) -> None:
+    from clearance.errors import PlanError
+
+    if isinstance(exc, PlanError):
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        count = len(exc.problems)
+        click.echo(
+            f"{count} problem{'s' if count != 1 else ''} in the plan; nothing was recorded.",
+            err=True,
+        )
+        return
+    click.echo(f"error: {exc.message}", err=True)
+    for failure in getattr(exc, "failures", []):
+        click.echo(f"  - {failure}", err=True)
+
+
+def workspace(ctx: click.Context) -> Workspace:
+    from clearance.services.workspace import Workspace
+
+    return Workspace(ctx.find_root().obj)
+
+
+def load(ctx: click.Context, path: str) -> LoadedPlan:
+    from clearance.services.plans import load_plan
+
+    return load_plan(Path(path), ctx.find_root().obj)
+
+
+def as_option(
+    help: str = "Who is acting (default: CLEARANCE_USER or your login name).",
+    required: bool = False,
+) -> Callable[[F], F]:
+    return click.option("--as", "as_", metavar="PERSON", required=required, help=help)
+
+
+def plan_argument(f: F) -> F:
+    return click.argument("plan", type=click.Path(dir_okay=False))(f)
+
+
+@contextmanager
+def progress() -> Iterator[Callable[[Path, int, int], None] | None]:
+    """A progress bar for files large enough to take a while; silent otherwise."""
+    bars: dict[Path, Any] = {}
+    state: dict[str, Any] = {}
+
+    def update(path: Path, done: int, total: int) -> None:
+        if total < LARGE_FILE:
+            return
+        if "progress" not in state:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TransferSpeedColumn,
+            )
+
+            state["progress"] = Progress(
+                TextColumn("hashing {task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=console(stderr=True),
+                transient=True,
+            )
+            state["progress"].start()
+        bar = state["progress"]
+        if path not in bars:
+            bars[path] = bar.add_task(path.name, total=total)
+        bar.update(bars[path], completed=done)
+
+    try:
+        yield update
+    finally:
+        if "progress" in state:
+            state["progress"].stop()
+
+
+def short(digest: str, n: int = 12) -> str:
+    return digest.removeprefix("sha256:")[:n]

@@ -1,0 +1,99 @@
+"""`clearance release` and `clearance status`."""
+
+from __future__ import annotations
+
+import click
+
+from clearance.cli.output import as_option, console, load, plan_argument, short, workspace
+
+
+@click.command()
+@plan_argument
+@as_option()
+@click.pass_context
+def release(ctx: click.Context, plan: str, as_: str | None) -> None:
+    """Re-run the gate and record the deployment of a GO candidate to its target.
+
+    A NO-GO candidate is refused (exit 1) with the reasons.
+
+    \b
+    Example:
+      clearance release plan.yaml
+    """
+    from clearance.services.releases import release as record_release
+
+    loaded = load(ctx, plan)
+    ws = workspace(ctx)
+    done = record_release(ws, loaded, ws.actor(as_))
+    p = loaded.plan
+    if done.already:
+        console().print(
+            f"Already released: {p.system.id} {p.release.version} runs in "
+            f"{p.release.target} (release #{done.release_id})."
+        )
+        return
+    deployed = [c for c in done.checked.submitted.candidate.components if c.deploy]
+    console().print(
+        f"Released {p.system.id} {p.release.version} to {p.release.target} "
+        f"(release #{done.release_id}, candidate {short(done.checked.submitted.candidate.digest)})."
+    )
+    for c in deployed:
+        console().print(f"  {c.name} {c.version} ({c.kind}) sha256:{short(c.digest)}")
+
+
+@click.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Show which version of each component runs in each environment, and pending candidates.
+
+    \b
+    Example:
+      clearance status
+    """
+    from rich.table import Table
+
+    from clearance.services.releases import status as load_status
+
+    state = load_status(workspace(ctx))
+    out = console()
+    inventory = Table(title="Inventory: what runs where")
+    for col in (
+        "System",
+        "Environment",
+        "Component",
+        "Kind",
+        "Version",
+        "Digest",
+        "Release",
+        "Released (UTC)",
+        "By",
+    ):
+        inventory.add_column(col)
+    for d in state.inventory:
+        inventory.add_row(
+            d.system_id,
+            d.target,
+            d.component.name,
+            d.component.kind,
+            d.component.version,
+            short(d.component.digest),
+            d.release_version,
+            d.released_at.strftime("%Y-%m-%d %H:%M"),
+            d.released_by,
+        )
+    out.print(inventory if state.inventory else "Nothing released yet.")
+    if state.pending:
+        pending = Table(title="Decided, not released")
+        for col in ("System", "Version", "Target", "Decision", "Candidate", "Evaluated (UTC)"):
+            pending.add_column(col)
+        for p in state.pending:
+            style = "green" if p.outcome == "GO" else "red"
+            pending.add_row(
+                p.system_id,
+                p.version,
+                p.target,
+                f"[{style}]{p.outcome}[/]",
+                short(p.candidate),
+                p.evaluated_at.strftime("%Y-%m-%d %H:%M"),
+            )
+        out.print(pending)

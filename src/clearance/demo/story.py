@@ -1,0 +1,173 @@
+"""`clearance demo`: the first release of a real model, told with the real commands.
+
+A classifier is trained, evaluated and tested; the environments are captured; a plan is
+written from the tabular-classifier template; the gate says NO-GO until user testing and
+sign-offs are recorded, then GO; the release is recorded and the audit pack verified.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from clearance.demo import environments, files
+from clearance.demo.commands import DemoFailed, Shell, demo_environment
+from clearance.demo.model import train_and_evaluate
+from clearance.demo.plan import OWNER, TemplateChanged, demo_plan_text
+
+DEFAULT_DIRECTORY = Path("clearance-demo")
+PRODUCT_OWNER = "carol@example.com"
+MODEL_RISK = "dana@example.com"
+ENG_MANAGER = "erik@example.com"
+PACK = "audit-pack.zip"
+STAGING_MANIFEST = "env/staging.json"
+PRODUCTION_MANIFEST = "env/production.yaml"
+MODEL_TESTS = [
+    "pytest",
+    "tests_model",
+    "--junitxml=reports/junit.xml",
+    "-q",
+    "-p",
+    "no:cacheprovider",
+]
+
+
+def run_demo(directory: Path, out: Callable[[str], None], clearance: Sequence[str]) -> int:
+    """Run the demo in `directory`, printing each line with `out`; `clearance` is the argv
+    prefix that runs the real command (e.g. [sys.executable, "-m", "clearance"]).
+    Returns 0 when the story ends with GO and a verified audit pack, else the exit code of
+    the step that went wrong (2 when the demo cannot start)."""
+    needed = {"sklearn": "scikit-learn", "pytest": "pytest"}
+    missing = [dist for module, dist in needed.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        out(
+            f"The demo needs {' and '.join(missing)}, not installed here: "
+            "pip install 'clearance[demo]'"
+        )
+        return 2
+    try:
+        root = files.prepare_folder(directory)
+    except (files.FolderRefused, OSError) as exc:
+        out(f"Demo not started: {exc}")
+        return 2
+    shell = Shell(root, out, clearance, demo_environment(root / ".clearance", OWNER))
+    try:
+        _story(shell, root, out)
+    except DemoFailed as exc:
+        out(f"Demo stopped: {exc.message}")
+        return exc.exit_code
+    except (TemplateChanged, OSError, ValueError) as exc:
+        out(f"Demo stopped: {exc}")
+        return 2
+    out("Decision: GO")
+    out(f"Audit pack: {root / PACK}")
+    return 0
+
+
+def _story(shell: Shell, root: Path, out: Callable[[str], None]) -> None:
+    today = datetime.now(UTC).date()
+    out(f"Clearance demo in {root}")
+    out("A clinic wants a model that flags diabetes patients likely to progress fast, so")
+    out("they get an earlier follow-up. Here is its first release, from training to audit.")
+
+    _section(out, "1. Train a classifier on scikit-learn's bundled diabetes data")
+    files.write_project_files(root)
+    metrics = train_and_evaluate(root)
+    out("Logistic regression (fixed seeds), label: progression above the median after a year.")
+    out("Wrote models/model.pkl, data/holdout.csv")
+
+    _section(out, "2. Evaluate on the holdout set")
+    _show_metrics(out, metrics)
+    out("Wrote eval/metrics.json")
+
+    _section(out, "3. Run the model's test suite")
+    files.write_model_tests(root)
+    shell.run([sys.executable, "-m", *MODEL_TESTS], " ".join(MODEL_TESTS))
+
+    _section(out, "4. Record the environments")
+    (root / STAGING_MANIFEST).parent.mkdir(parents=True, exist_ok=True)
+    shell.clearance("env", "capture", "staging", "-o", STAGING_MANIFEST)
+    acknowledge = _write_manifests(root, out)
+
+    _section(out, "5. Create the workspace, write the deployment plan and submit it")
+    shell.clearance("init")
+    files.write_release_files(root, today)
+    files.write_text(root, "plan.yaml", demo_plan_text(acknowledge))
+    out("Wrote plan.yaml from the tabular-classifier template, with risks.yaml,")
+    out(f"docs/rollback.md, {files.REHEARSAL} and {files.CHANGE_TICKET}")
+    shell.clearance("plan", "validate", "plan.yaml")
+    shell.clearance("plan", "submit", "plan.yaml", "-m", "First release")
+
+    _section(out, "6. Ask the gate: NO-GO expected (no user testing report, no sign-offs)")
+    shell.clearance("check", "plan.yaml", expect=1)
+
+    _section(out, "7. User testing report and sign-offs")
+    files.write_uat_report(root, today)
+    out(f"Wrote {files.UAT_REPORT}")
+    shell.clearance(
+        "evidence", "add", files.UAT_REPORT, "--plan", "plan.yaml", "--criterion", "uat",
+        "--as", PRODUCT_OWNER, "--role", "product-owner",
+    )  # fmt: skip
+    holdout, fairness = metrics["holdout"], metrics["fairness"]
+    shell.clearance(
+        "approve", "plan.yaml", "--role", "model-risk", "--as", MODEL_RISK, "-m",
+        f"Holdout AUC {holdout['auc']} and accuracy gap {fairness['accuracy_gap']} between "
+        "sexes are within our model risk appetite.",
+    )  # fmt: skip
+    shell.clearance(
+        "approve", "plan.yaml", "--role", "eng-manager", "--as", ENG_MANAGER, "-m",
+        "Tests green, rollback rehearsed, change approved: go for production.",
+    )  # fmt: skip
+
+    _section(out, "8. Ask the gate again: GO expected; release and export the audit pack")
+    shell.clearance("check", "plan.yaml")
+    shell.clearance("release", "plan.yaml")
+    shell.clearance("status")
+    shell.clearance("export", "plan.yaml", "-o", PACK)
+    shell.clearance("pack", "verify", PACK)
+
+
+def _write_manifests(root: Path, out: Callable[[str], None]) -> dict[str, str]:
+    """Complete the captured staging manifest, derive production, return the notes for
+    every difference between them."""
+    path = root / STAGING_MANIFEST
+    try:
+        captured = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DemoFailed(
+            f"could not read {STAGING_MANIFEST} written by the capture: {exc}"
+        ) from None
+    if not isinstance(captured, dict):
+        raise DemoFailed(f"{STAGING_MANIFEST} is not a JSON object")
+    staging, filled = environments.complete_staging(captured)
+    path.write_text(json.dumps(staging, indent=2) + "\n", encoding="utf-8")
+    production = environments.production_from(staging)
+    files.write_text(root, PRODUCTION_MANIFEST, environments.production_yaml(production))
+    out(f"Recorded staging as on-premises in {STAGING_MANIFEST} (capture cannot tell).")
+    for note in filled:
+        out(f"Note: {note}.")
+    out(f"Wrote {PRODUCTION_MANIFEST}: same runtime and packages, hosted on AWS in eu-west-1.")
+    acknowledge = environments.acknowledgements(staging, production)
+    out(f"Differences the plan acknowledges: {', '.join(acknowledge) or 'none'}")
+    return acknowledge
+
+
+def _show_metrics(out: Callable[[str], None], metrics: dict[str, Any]) -> None:
+    holdout, groups, fairness = metrics["holdout"], metrics["groups"], metrics["fairness"]
+    out(
+        f"holdout ({holdout['n']} patients): accuracy {holdout['accuracy']}, "
+        f"AUC {holdout['auc']}, F1 {holdout['f1']}"
+    )
+    for name, group in groups.items():
+        out(f"  {name} ({group['n']}): accuracy {group['accuracy']}, AUC {group['auc']}")
+    out(f"fairness: accuracy gap {fairness['accuracy_gap']}, AUC gap {fairness['auc_gap']}")
+
+
+def _section(out: Callable[[str], None], title: str) -> None:
+    out("")
+    out(f"== {title}")

@@ -1,0 +1,1 @@
+"""Exports: the audit pack (and later reports, OSCAL, attestations)."""

@@ -1,0 +1,1 @@
+"""Adapters that read what other tools produce: documents, JUnit reports, this machine."""

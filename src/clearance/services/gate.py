@@ -1,0 +1,134 @@
+"""The release gate: ingest the plan's evidence, evaluate every criterion, record the decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from clearance import __version__
+from clearance.core.criteria import MetricCriterion
+from clearance.core.decision import Evaluation, evaluate_release
+from clearance.core.results import EvaluationContext, ReleasedCandidate, Result
+from clearance.services.evidence import (
+    Progress,
+    evidence_items,
+    ingest_named_files,
+    store_named_files,
+)
+from clearance.services.plans import LoadedPlan, Submitted, submit
+from clearance.services.workspace import Workspace, record_event
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+@dataclass(frozen=True)
+class Checked:
+    evaluation: Evaluation
+    decision_id: int
+    submitted: Submitted
+    ingested: int
+
+
+def check(
+    ws: Workspace, loaded: LoadedPlan, actor: str, progress: Progress | None = None
+) -> Checked:
+    """Submit the revision if new, ingest the files the plan names, evaluate and record."""
+    stored = store_named_files(ws, loaded, progress)
+    with ws.transaction() as conn:
+        sub = submit(conn, ws, loaded, actor)
+        ingested = ingest_named_files(conn, ws, loaded, sub, actor, stored)
+        evaluation = evaluate(conn, ws, loaded, sub)
+        decision_id = record_decision(conn, ws, loaded, sub, evaluation, actor)
+    return Checked(evaluation, decision_id, sub, ingested)
+
+
+def evaluate(conn: Connection, ws: Workspace, loaded: LoadedPlan, sub: Submitted) -> Evaluation:
+    """Evaluate the candidate from what is recorded (no writes)."""
+    from clearance.store import repository as repo
+
+    plan = loaded.plan
+    records = repo.evidence_of(conn, sub.candidate.digest)
+    ctx = EvaluationContext(
+        plan=plan,
+        candidate=sub.candidate.digest,
+        now=ws.clock(),
+        evidence=evidence_items(ws, loaded, records),
+        approvals=repo.approvals_of(conn, plan.system.id, plan.release.version),
+        authors=frozenset({plan.owner, *repo.authors_of_candidate(conn, sub.candidate)}),
+        released=released_candidate(conn, plan.system.id, plan.release.target),
+    )
+    return evaluate_release(ctx)
+
+
+def released_candidate(conn: Connection, system_id: str, target: str) -> ReleasedCandidate | None:
+    """The candidate last released to `target`, with the metrics its decision recorded."""
+    from clearance.store import repository as repo
+
+    releases = repo.releases_to(conn, system_id, target)
+    if not releases:
+        return None
+    last = releases[-1]
+    decision = repo.get_decision(conn, last.decision_id)
+    return ReleasedCandidate(
+        version=last.version,
+        candidate=last.candidate,
+        released_at=last.released_at,
+        metrics=decision.metrics if decision else {},
+    )
+
+
+def metric_values(loaded: LoadedPlan, results: tuple[Result, ...]) -> dict[str, float]:
+    """Metric path -> observed value, kept with the decision as the baseline of later releases."""
+    values: dict[str, float] = {}
+    for criterion, result in zip(loaded.plan.criteria, results, strict=True):
+        if not isinstance(criterion, MetricCriterion):
+            continue
+        observed: Any = result.observed
+        if isinstance(observed, dict):
+            observed = observed.get("value")
+        if isinstance(observed, (int, float)) and not isinstance(observed, bool):
+            values.setdefault(criterion.metric, float(observed))
+    return values
+
+
+def record_decision(
+    conn: Connection,
+    ws: Workspace,
+    loaded: LoadedPlan,
+    sub: Submitted,
+    evaluation: Evaluation,
+    actor: str,
+) -> int:
+    from clearance.store import repository as repo
+
+    plan = loaded.plan
+    decision_id = repo.insert_decision(
+        conn,
+        {
+            "candidate": sub.candidate.digest,
+            "system_id": plan.system.id,
+            "version": plan.release.version,
+            "target": plan.release.target,
+            "outcome": evaluation.decision,
+            "results": [r.as_json() for r in evaluation.results],
+            "metrics": metric_values(loaded, evaluation.results),
+            "evaluator_version": __version__,
+            "actor": actor,
+            "evaluated_at": ws.clock(),
+        },
+    )
+    record_event(
+        conn,
+        ws,
+        "decision.recorded",
+        actor,
+        sub.candidate.digest,
+        {
+            "decision_id": decision_id,
+            "outcome": evaluation.decision,
+            "statuses": {r.id: r.status.value for r in evaluation.results},
+        },
+        plan.system.id,
+    )
+    return decision_id

@@ -1,0 +1,164 @@
+"""Initial schema: systems, plan revisions, candidates, evidence, approvals, decisions,
+releases and the audit log, all insert-only (enforced by triggers).
+
+Revision ID: 0001
+Revises:
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+DIGEST = sa.String(71)
+TIME = sa.String(32)
+RECORDS = (
+    "systems",
+    "plan_revisions",
+    "candidates",
+    "evidence",
+    "approvals",
+    "decisions",
+    "releases",
+    "events",
+)
+
+
+def _id() -> sa.Column:
+    return sa.Column("id", sa.Integer, primary_key=True, autoincrement=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "systems",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("owner", sa.Text, nullable=False),
+        sa.Column("created_at", TIME, nullable=False),
+    )
+    op.create_table(
+        "plan_revisions",
+        _id(),
+        sa.Column("digest", DIGEST, nullable=False, unique=True),
+        sa.Column("system_id", sa.String(64), sa.ForeignKey("systems.id"), nullable=False),
+        sa.Column("version", sa.Text, nullable=False),
+        sa.Column("author", sa.Text, nullable=False),
+        sa.Column("message", sa.Text, nullable=False),
+        sa.Column("filename", sa.Text, nullable=False),
+        sa.Column("document", sa.Text, nullable=False),
+        sa.Column("created_at", TIME, nullable=False),
+    )
+    op.create_index("ix_plan_revisions_system", "plan_revisions", ["system_id", "id"])
+    op.create_table(
+        "candidates",
+        _id(),
+        sa.Column("digest", DIGEST, nullable=False, unique=True),
+        sa.Column("revision", DIGEST, sa.ForeignKey("plan_revisions.digest"), nullable=False),
+        sa.Column("system_id", sa.String(64), nullable=False),
+        sa.Column("version", sa.Text, nullable=False),
+        sa.Column("components", sa.Text, nullable=False),
+        sa.Column("created_by", sa.Text, nullable=False),
+        sa.Column("created_at", TIME, nullable=False),
+    )
+    op.create_table(
+        "evidence",
+        _id(),
+        sa.Column("candidate", DIGEST, sa.ForeignKey("candidates.digest"), nullable=False),
+        sa.Column("system_id", sa.String(64), nullable=False),
+        sa.Column("criterion_id", sa.String(64), nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("digest", DIGEST, nullable=False),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("added_by", sa.Text, nullable=False),
+        sa.Column("role", sa.Text),
+        sa.Column("source", sa.Text),
+        sa.Column("added_at", TIME, nullable=False),
+    )
+    op.create_index("ix_evidence_candidate", "evidence", ["candidate", "criterion_id"])
+    op.create_table(
+        "approvals",
+        _id(),
+        sa.Column("system_id", sa.String(64), nullable=False),
+        sa.Column("version", sa.Text, nullable=False),
+        sa.Column("candidate", DIGEST, sa.ForeignKey("candidates.digest"), nullable=False),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("person", sa.Text, nullable=False),
+        sa.Column("decision", sa.String(8), nullable=False),
+        sa.Column("comment", sa.Text, nullable=False),
+        sa.Column("created_at", TIME, nullable=False),
+    )
+    op.create_index("ix_approvals_release", "approvals", ["system_id", "version"])
+    op.create_table(
+        "decisions",
+        _id(),
+        sa.Column("candidate", DIGEST, sa.ForeignKey("candidates.digest"), nullable=False),
+        sa.Column("system_id", sa.String(64), nullable=False),
+        sa.Column("version", sa.Text, nullable=False),
+        sa.Column("target", sa.Text, nullable=False),
+        sa.Column("outcome", sa.String(8), nullable=False),
+        sa.Column("results", sa.Text, nullable=False),
+        sa.Column("metrics", sa.Text, nullable=False),
+        sa.Column("evaluator_version", sa.Text, nullable=False),
+        sa.Column("actor", sa.Text, nullable=False),
+        sa.Column("evaluated_at", TIME, nullable=False),
+    )
+    op.create_index("ix_decisions_candidate", "decisions", ["candidate", "id"])
+    op.create_table(
+        "releases",
+        _id(),
+        sa.Column("candidate", DIGEST, sa.ForeignKey("candidates.digest"), nullable=False),
+        sa.Column("decision_id", sa.Integer, sa.ForeignKey("decisions.id"), nullable=False),
+        sa.Column("system_id", sa.String(64), nullable=False),
+        sa.Column("version", sa.Text, nullable=False),
+        sa.Column("target", sa.Text, nullable=False),
+        sa.Column("components", sa.Text, nullable=False),
+        sa.Column("released_by", sa.Text, nullable=False),
+        sa.Column("released_at", TIME, nullable=False),
+    )
+    op.create_index("ix_releases_target", "releases", ["system_id", "target", "id"])
+    op.create_table(
+        "events",
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("at", TIME, nullable=False),
+        sa.Column("type", sa.String(64), nullable=False),
+        sa.Column("actor", sa.Text, nullable=False),
+        sa.Column("system_id", sa.String(64)),
+        sa.Column("subject", sa.Text, nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("leaf_hash", sa.String(64), nullable=False),
+    )
+    op.create_index("ix_events_system", "events", ["system_id", "seq"])
+    op.create_index("ix_events_subject", "events", ["subject"])
+    _forbid_changes()
+
+
+def _forbid_changes() -> None:
+    """Records are insert-only: the database itself refuses UPDATE and DELETE on them."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION clearance_insert_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN RAISE EXCEPTION 'clearance: % is insert-only', TG_TABLE_NAME; END $$"
+        )
+        for table in RECORDS:
+            op.execute(
+                f"CREATE TRIGGER {table}_insert_only BEFORE UPDATE OR DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION clearance_insert_only()"
+            )
+            op.execute(
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION clearance_insert_only()"
+            )
+        return
+    for table in RECORDS:
+        for action in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, 'clearance: {table} is insert-only'); END"
+            )
+
+
+def downgrade() -> None:
+    raise NotImplementedError("records are insert-only; the initial schema is not dropped")

@@ -1,0 +1,138 @@
+"""Tables of the workspace database. Records are insert-only; triggers refuse the rest."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+Digest = sa.String(71)
+Time = sa.String(32)  # ISO 8601 UTC, fixed width, sorts as text
+
+systems = sa.Table(
+    "systems",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+revisions = sa.Table(
+    "plan_revisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("digest", Digest, nullable=False, unique=True),
+    sa.Column("system_id", sa.String(64), sa.ForeignKey("systems.id"), nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("author", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("filename", sa.Text, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Index("ix_plan_revisions_system", "system_id", "id"),
+)
+
+candidates = sa.Table(
+    "candidates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("digest", Digest, nullable=False, unique=True),
+    sa.Column("revision", Digest, sa.ForeignKey("plan_revisions.digest"), nullable=False),
+    sa.Column("system_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("components", sa.Text, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+evidence = sa.Table(
+    "evidence",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("candidate", Digest, sa.ForeignKey("candidates.digest"), nullable=False),
+    sa.Column("system_id", sa.String(64), nullable=False),
+    sa.Column("criterion_id", sa.String(64), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("digest", Digest, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("added_by", sa.Text, nullable=False),
+    sa.Column("role", sa.Text),
+    sa.Column("source", sa.Text),
+    sa.Column("added_at", Time, nullable=False),
+    sa.Index("ix_evidence_candidate", "candidate", "criterion_id"),
+)
+
+approvals = sa.Table(
+    "approvals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("system_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("candidate", Digest, sa.ForeignKey("candidates.digest"), nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("person", sa.Text, nullable=False),
+    sa.Column("decision", sa.String(8), nullable=False),
+    sa.Column("comment", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Index("ix_approvals_release", "system_id", "version"),
+)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("candidate", Digest, sa.ForeignKey("candidates.digest"), nullable=False),
+    sa.Column("system_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("outcome", sa.String(8), nullable=False),
+    sa.Column("results", sa.Text, nullable=False),
+    sa.Column("metrics", sa.Text, nullable=False),
+    sa.Column("evaluator_version", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("evaluated_at", Time, nullable=False),
+    sa.Index("ix_decisions_candidate", "candidate", "id"),
+)
+
+releases = sa.Table(
+    "releases",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("candidate", Digest, sa.ForeignKey("candidates.digest"), nullable=False),
+    sa.Column("decision_id", sa.Integer, sa.ForeignKey("decisions.id"), nullable=False),
+    sa.Column("system_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("components", sa.Text, nullable=False),
+    sa.Column("released_by", sa.Text, nullable=False),
+    sa.Column("released_at", Time, nullable=False),
+    sa.Index("ix_releases_target", "system_id", "target", "id"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("system_id", sa.String(64)),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("leaf_hash", sa.String(64), nullable=False),
+    sa.Index("ix_events_system", "system_id", "seq"),
+    sa.Index("ix_events_subject", "subject"),
+)
+
+#: tables whose rows are records: no UPDATE or DELETE is ever allowed on them
+INSERT_ONLY = (
+    "systems",
+    "plan_revisions",
+    "candidates",
+    "evidence",
+    "approvals",
+    "decisions",
+    "releases",
+    "events",
+)
