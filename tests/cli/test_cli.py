@@ -114,8 +114,7 @@ def test_pack_with_an_altered_byte_exits_3_naming_the_file(project: Path, tmp_pa
 
 def test_corrupted_blob_fails_workspace_verify(project: Path) -> None:
     run(project, "check", "plan.yaml")
-    blob = next(p for p in (project / ".clearance/blobs").rglob("*") if p.is_file()
-                and "tmp" not in p.parts)
+    blob = next(p for p in (project / ".clearance/blobs/sha256").rglob("*") if p.is_file())
     blob.chmod(0o644)
     blob.write_bytes(b"tampered")
     proc = run(project, "verify")

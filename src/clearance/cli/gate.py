@@ -70,18 +70,18 @@ def show_table(evaluation: Evaluation, system: str, version: str) -> None:
         title=f"{system} {version} — candidate {short(evaluation.candidate)}", show_lines=True
     )
     table.add_column("Criterion", no_wrap=True)
-    table.add_column("Kind")
     table.add_column("Status", no_wrap=True)
-    table.add_column("Observed / expected")
-    table.add_column("Reason")
+    table.add_column("Observed", ratio=1, max_width=20)
+    table.add_column("Expected", ratio=1, max_width=20)
+    table.add_column("Reason", ratio=3, min_width=30)
     for r in evaluation.results:
         style = STATUS_STYLE.get(r.status.value, "")
-        name = r.id + (" [dim](advisory)[/]" if r.advisory else "")
+        name = f"{escape(r.id)}\n[dim]{r.kind}{' · advisory' if r.advisory else ''}[/]"
         table.add_row(
             name,
-            r.kind,
             f"[{style}]{r.status.value}[/]",
-            escape(f"{_brief(r.observed)} / {_brief(r.expected)}"),
+            escape(_brief(r.observed)),
+            escape(_brief(r.expected)),
             escape(r.reason),
         )
     out = console()
@@ -94,11 +94,28 @@ def show_table(evaluation: Evaluation, system: str, version: str) -> None:
     )
 
 
-def _brief(value: Any, limit: int = 60) -> str:
+def _brief(value: Any, limit: int = 80) -> str:
+    """A short human form of an observed or expected value: scalars as they are, mappings as
+    `key: value` lines; --format json has the full values."""
     if value is None:
         return "—"
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    if isinstance(value, dict):
+        text = "\n".join(f"{k}: {_scalar(v)}" for k, v in value.items())
+    elif isinstance(value, list):
+        text = ", ".join(_scalar(v) for v in value)
+    else:
+        text = _scalar(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        return f"{value:g}"
+    return json.dumps(value, separators=(",", ":"))
 
 
 def render_junit(evaluation: Evaluation, system: str) -> str:

@@ -32,9 +32,15 @@ LARGE_FILE = 64 * 1024 * 1024
 
 @functools.cache
 def console(stderr: bool = False) -> Console:
+    import os
+    import sys
+
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output (CI logs, files) gets a generous width instead of wrapping tables at 80.
+    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "160"))
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def show_error(exc: ClearanceError) -> None:

@@ -29,7 +29,7 @@ def demo_environment(workspace: Path, user: str) -> dict[str, str]:
     env["CLEARANCE_WORKSPACE"] = str(workspace)
     env["CLEARANCE_USER"] = user
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.setdefault("COLUMNS", "100")
+    env.setdefault("COLUMNS", "120")
     return env
 
 

@@ -175,7 +175,7 @@ def _yaml_hint(exc: yaml.MarkedYAMLError) -> str:
 
 
 def _parse_csv(name: str, data: bytes) -> list[dict[str, str]]:
-    reader = csv.reader(io.StringIO(_decode(name, data), newline=""))
+    reader = csv.reader(io.StringIO(_decode(name, data), newline=""), strict=True)
     try:
         header = next(reader, None)
         if header is None:
@@ -199,4 +199,7 @@ def _parse_csv(name: str, data: bytes) -> list[dict[str, str]]:
             rows.append(dict(zip(header, row, strict=True)))
         return rows
     except csv.Error as exc:
-        raise EvidenceError(f"{_where(name, reader.line_num, None)}: {exc}; {_CSV_HINT}") from exc
+        raise EvidenceError(
+            f"{_where(name, reader.line_num, None)}: {exc}; fix the quoting (a field with a "
+            'quote, comma or line break is written in double quotes, its quotes doubled: "")'
+        ) from exc

@@ -7,20 +7,25 @@ declaring a DOCTYPE are refused before parsing, which rules out entity-expansion
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
-from pyexpat import ExpatError, ParserCreate
+from pyexpat import ExpatError, ParserCreate, XMLParserType
 from typing import Any, Literal
 
-from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
+from junitparser import Error, Failure, Skipped, TestCase
 
 from clearance.core.results import TestCaseFailure, TestReport
 from clearance.errors import EvidenceError
 
 MAX_MESSAGE = 500
 _ROOTS = ("testsuites", "testsuite")
+_COUNTED = ("tests", "failures", "errors", "skipped")
 
 
-class _Prolog(Exception):
-    """Raised by the prolog scan when it reaches something it needs to stop at."""
+class _DoctypeFound(Exception):
+    pass
+
+
+class _RootReached(Exception):
+    pass
 
 
 def parse_junit(name: str, data: bytes) -> TestReport:
@@ -39,13 +44,12 @@ def parse_junit(name: str, data: bytes) -> TestReport:
             f"{name}: the root element is <{root.tag}>, not <testsuites> or <testsuite>; "
             "attach a JUnit XML report (pytest --junitxml, Maven Surefire TEST-*.xml)"
         )
-    # junitparser's annotation names its own Element; it takes ElementTree's.
-    report = JUnitXml.fromroot(root)  # type: ignore[arg-type]
-    counts = _Counts()
-    for suite in report:
-        counts.add_suite(name, suite)
-    if not counts.suites_seen:
-        counts.add_attributes(name, report)
+    counts = _Counts(name)
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    for suite in suites:
+        counts.add_suite(suite)
+    if not suites:
+        counts.add_attributes(root)
     return TestReport(
         tests=counts.tests,
         failures=counts.failures,
@@ -62,47 +66,55 @@ def _reason(exc: ElementTree.ParseError) -> str:
 def _refuse_doctype(name: str, data: bytes) -> None:
     """Scan the prolog only: a DOCTYPE (the only place entities are declared) is refused."""
     parser = ParserCreate()
-    doctype = _Prolog("doctype")
 
     def on_doctype(*_: Any) -> None:
-        raise doctype
+        raise _DoctypeFound
 
     def on_root(*_: Any) -> None:
-        raise _Prolog("root")
+        raise _RootReached  # the prolog is over: stop before reading the body
 
     parser.StartDoctypeDeclHandler = on_doctype
     parser.StartElementHandler = on_root
     try:
         parser.Parse(data, True)
-    except _Prolog as stop:
-        if stop is doctype:
-            raise EvidenceError(
-                f"{name}:{parser.CurrentLineNumber}:{parser.CurrentColumnNumber + 1}: the "
-                "report declares a DOCTYPE, which JUnit reports never need and which can hide "
-                "an entity-expansion bomb; remove the <!DOCTYPE ...> declaration"
-            ) from None
-    except ExpatError:
-        pass  # the full parse reports it with its position
+    except _DoctypeFound:
+        line, column = _doctype_position(data, parser)
+        raise EvidenceError(
+            f"{name}:{line}:{column}: the report "
+            "declares a DOCTYPE, which JUnit reports never need and which can hide an "
+            "entity-expansion bomb; remove the <!DOCTYPE ...> declaration"
+        ) from None
+    except (_RootReached, ExpatError):
+        pass  # a malformed prolog is reported by the full parse, with its position
+
+
+def _doctype_position(data: bytes, parser: XMLParserType) -> tuple[int, int]:
+    """Where `<!DOCTYPE` starts; expat reports where it finished reading the declaration."""
+    start = data.rfind(b"<!DOCTYPE", 0, parser.CurrentByteIndex + 1)
+    if start < 0:  # not ASCII-compatible (UTF-16): expat's position is close enough
+        return parser.CurrentLineNumber, parser.CurrentColumnNumber + 1
+    return data.count(b"\n", 0, start) + 1, start - (data.rfind(b"\n", 0, start) + 1) + 1
 
 
 class _Counts:
-    def __init__(self) -> None:
+    """Totals over the suites of one report; suites are walked with ElementTree, while
+    junitparser reads each test case's results."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
         self.tests = self.failures = self.errors = self.skipped = 0
         self.failed: list[TestCaseFailure] = []
-        self.suites_seen = False
 
-    def add_suite(self, name: str, suite: TestSuite) -> None:
-        self.suites_seen = True
-        suite_name = suite.name or ""
-        cases: list[TestCase] = list(suite.iterchildren(TestCase))  # type: ignore[no-untyped-call]
-        children: list[TestSuite] = list(suite.testsuites())  # type: ignore[no-untyped-call]
+    def add_suite(self, suite: ElementTree.Element) -> None:
+        cases = suite.findall("testcase")
+        children = suite.findall("testsuite")
         for case in cases:
-            self.add_case(suite_name, case)
+            self.add_case(suite.get("name", ""), TestCase.fromelem(case))  # type: ignore[no-untyped-call]
         for child in children:
-            self.add_suite(name, child)
+            self.add_suite(child)
         if not cases and not children:
             # A suite without cases only has its header to go by (e.g. a trimmed report).
-            self.add_attributes(name, suite)
+            self.add_attributes(suite)
 
     def add_case(self, suite: str, case: TestCase) -> None:
         self.tests += 1
@@ -120,16 +132,15 @@ class _Counts:
         elif any(isinstance(r, Skipped) for r in results):
             self.skipped += 1
 
-    def add_attributes(self, name: str, element: TestSuite | JUnitXml) -> None:
-        tag = "testsuite" if isinstance(element, TestSuite) else "testsuites"
+    def add_attributes(self, element: ElementTree.Element) -> None:
         try:
-            counts = [
-                getattr(element, key) or 0 for key in ("tests", "failures", "errors", "skipped")
-            ]
+            counts = [int(element.get(key) or 0) for key in _COUNTED]
+            if min(counts) < 0:
+                raise ValueError(f"negative count {min(counts)}")
         except ValueError as exc:
             raise EvidenceError(
-                f"{name}: <{tag}> has a count that is not a whole number ({exc}); attach the "
-                "report as the test runner wrote it"
+                f"{self.name}: <{element.tag}> has a count that is not a whole number ({exc}); "
+                "attach the report as the test runner wrote it"
             ) from exc
         self.tests += counts[0]
         self.failures += counts[1]

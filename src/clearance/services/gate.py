@@ -56,16 +56,24 @@ def evaluate(conn: Connection, ws: Workspace, loaded: LoadedPlan, sub: Submitted
         evidence=evidence_items(ws, loaded, records),
         approvals=repo.approvals_of(conn, plan.system.id, plan.release.version),
         authors=frozenset({plan.owner, *repo.authors_of_candidate(conn, sub.candidate)}),
-        released=released_candidate(conn, plan.system.id, plan.release.target),
+        released=released_candidate(
+            conn, plan.system.id, plan.release.target, sub.candidate.digest
+        ),
     )
     return evaluate_release(ctx)
 
 
-def released_candidate(conn: Connection, system_id: str, target: str) -> ReleasedCandidate | None:
-    """The candidate last released to `target`, with the metrics its decision recorded."""
+def released_candidate(
+    conn: Connection, system_id: str, target: str, candidate: str
+) -> ReleasedCandidate | None:
+    """The other candidate last released to `target`, with the metrics its decision recorded.
+
+    Releases of `candidate` itself are skipped: re-checking a released candidate compares it
+    with what ran before it, not with itself.
+    """
     from clearance.store import repository as repo
 
-    releases = repo.releases_to(conn, system_id, target)
+    releases = [r for r in repo.releases_to(conn, system_id, target) if r.candidate != candidate]
     if not releases:
         return None
     last = releases[-1]
