@@ -44,7 +44,9 @@ def write_large_plan(root: Path, criteria: int = 500, files: int = 2000) -> Path
             paths = [f"{n}.xml" for n in names]
             for path in paths:
                 (root / path).write_text(JUNIT.format(i=path))
-            lines.append(f"  - {{id: c{i}, kind: tests, evidence: {json.dumps(paths)}, min_tests: 3}}")
+            lines.append(
+                f"  - {{id: c{i}, kind: tests, evidence: {json.dumps(paths)}, min_tests: 3}}"
+            )
         else:
             paths = [f"{n}.md" for n in names]
             for path in paths:

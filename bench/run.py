@@ -74,7 +74,8 @@ def write_small_plan(root: Path) -> None:
         "system: {id: bench, name: Bench, owner: owner@example.com}\n"
         "release: {version: '1.0', source: dev, target: prod}\n"
         "components: [{name: m, kind: model, version: '1', digest: 'sha256:"
-        + "0" * 64
+        + "0"
+        * 64
         + "'}]\nenvironments: {dev: {}, prod: {}}\n"
         "criteria: [{id: doc, kind: evidence}]\n"
     )
@@ -96,7 +97,10 @@ def ingest_ratio(big: Path) -> dict[str, float]:
         start = time.perf_counter()
         proc = subprocess.Popen(
             [CLEARANCE, "evidence", "add", str(big), "--plan", "plan.yaml", "--criterion", "doc"],
-            cwd=root, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=root,
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         _, status, usage = os.wait4(proc.pid, 0)
         times.append(time.perf_counter() - start)

@@ -20,15 +20,19 @@ PYTEST_JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 def junit(tests: int = 12, failures: int = 0) -> str:
     cases = []
     for i in range(tests):
-        body = '<failure message="assert 0.61 >= 0.75">AssertionError</failure>' if i < failures else ""
+        body = (
+            '<failure message="assert 0.61 >= 0.75">AssertionError</failure>'
+            if i < failures
+            else ""
+        )
         cases.append(
-            f'<testcase classname="tests_model.test_model" name="test_{i}" time="0.01">{body}</testcase>'
+            f'<testcase classname="tests_model.test_model" name="test_{i}" time="0.01">'
+            f"{body}</testcase>"
         )
     return PYTEST_JUNIT.format(tests=tests, failures=failures, cases="\n".join(cases))
 
 
 def plan_document(**overrides: Any) -> dict[str, Any]:
-    today = datetime.now(UTC).date()
     plan: dict[str, Any] = {
         "apiVersion": "clearance/v1",
         "kind": "DeploymentPlan",
@@ -45,7 +49,12 @@ def plan_document(**overrides: Any) -> dict[str, Any]:
             "change": {"system": "servicenow", "id": "CHG0042"},
         },
         "components": [
-            {"name": "scorer", "kind": "model", "version": "2.4.0", "artifact": "models/scorer.bin"},
+            {
+                "name": "scorer",
+                "kind": "model",
+                "version": "2.4.0",
+                "artifact": "models/scorer.bin",
+            },
             {
                 "name": "scoring-api",
                 "kind": "software",
@@ -65,31 +74,54 @@ def plan_document(**overrides: Any) -> dict[str, Any]:
             },
         },
         "interested_parties": [
-            {"name": "Loan applicants", "impact": "Ranking affects review order",
-             "consideration": "Fairness criterion; human review retained"}
+            {
+                "name": "Loan applicants",
+                "impact": "Ranking affects review order",
+                "consideration": "Fairness criterion; human review retained",
+            }
         ],
-        "rollback": {"to": "none", "procedure": "docs/rollback.md", "rehearsal": "docs/rehearsal.json"},
+        "rollback": {
+            "to": "none",
+            "procedure": "docs/rollback.md",
+            "rehearsal": "docs/rehearsal.json",
+        },
         "criteria": [
-            {"id": "auc", "kind": "metric", "evidence": "eval/metrics.json", "metric": "holdout.auc",
-             "op": ">=", "threshold": 0.8, "controls": ["B.6.2.5-performance"]},
+            {
+                "id": "auc",
+                "kind": "metric",
+                "evidence": "eval/metrics.json",
+                "metric": "holdout.auc",
+                "op": ">=",
+                "threshold": 0.8,
+                "controls": ["B.6.2.5-performance"],
+            },
             {"id": "tests", "kind": "tests", "evidence": "reports/junit.xml", "min_tests": 10},
             {"id": "uat", "kind": "evidence", "attested_by": "product-owner"},
-            {"id": "env", "kind": "environment", "must_match": ["runtime.python"],
-             "acknowledge": {"hosting": "Moves from on-prem to cloud; network policy reviewed",
-                             "region": "Data stays in the EU"}},
+            {
+                "id": "env",
+                "kind": "environment",
+                "must_match": ["runtime.python"],
+                "acknowledge": {
+                    "hosting": "Moves from on-prem to cloud; network policy reviewed",
+                    "region": "Data stays in the EU",
+                },
+            },
             {"id": "rollback", "kind": "rollback", "rehearsed_within": "30d"},
             {"id": "parties", "kind": "stakeholders"},
-            {"id": "signoff", "kind": "approval",
-             "roles": [{"role": "model-risk", "min": 1}, {"role": "eng-manager", "min": 1}]},
+            {
+                "id": "signoff",
+                "kind": "approval",
+                "roles": [{"role": "model-risk", "min": 1}, {"role": "eng-manager", "min": 1}],
+            },
         ],
     }
-    _ = today
     plan.update(overrides)
     return plan
 
 
-def write_plan_folder(root: Path, *, auc: float = 0.87, failures: int = 0,
-                      document: dict[str, Any] | None = None) -> Path:
+def write_plan_folder(
+    root: Path, *, auc: float = 0.87, failures: int = 0, document: dict[str, Any] | None = None
+) -> Path:
     """A plan with every file it names; returns the plan path."""
     (root / "models").mkdir(parents=True, exist_ok=True)
     (root / "models/scorer.bin").write_bytes(b"model weights v2.4.0\n" * 100)
@@ -105,7 +137,9 @@ def write_plan_folder(root: Path, *, auc: float = 0.87, failures: int = 0,
     (root / "docs/rollback.md").write_text("# Rollback\nRedeploy the previous image.\n")
     rehearsed = (datetime.now(UTC) - timedelta(days=3)).date().isoformat()
     (root / "docs/rehearsal.json").write_text(json.dumps({"date": rehearsed, "outcome": "success"}))
-    (root / "docs/uat.md").write_text("# User acceptance testing\n12 reviewers, all tasks passed.\n")
+    (root / "docs/uat.md").write_text(
+        "# User acceptance testing\n12 reviewers, all tasks passed.\n"
+    )
     plan = root / "plan.yaml"
     plan.write_text(yaml.safe_dump(document or plan_document(), sort_keys=False))
     return plan

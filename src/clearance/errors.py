@@ -5,8 +5,8 @@
     ├── PlanError                  a plan file is invalid; carries every problem found
     ├── EvidenceError              an evidence file cannot be read or stored
     ├── NotFoundError              a system, revision, candidate or pack that does not exist
-    ├── ConflictError              the request contradicts recorded state (e.g. releasing a NO-GO)   exit 1
-    ├── IntegrityError             a digest, signature or log that does not verify                  exit 3
+    ├── ConflictError              contradicts recorded state (releasing a NO-GO)   exit 1
+    ├── IntegrityError             a digest, signature or log that does not verify  exit 3
     └── StoreError                 the database cannot be opened or migrated
 
 The CLI maps `exit_code`, the API will map `http_status`; messages say what to do next.

@@ -29,8 +29,11 @@ class Settings:
         cls, env: Mapping[str, str] | None = None, workspace: Path | None = None
     ) -> Settings:
         env = os.environ if env is None else env
-        root = workspace or (Path(env["CLEARANCE_WORKSPACE"]) if env.get("CLEARANCE_WORKSPACE")
-                             else Path.cwd() / WORKSPACE_DIRNAME)
+        root = workspace or (
+            Path(env["CLEARANCE_WORKSPACE"])
+            if env.get("CLEARANCE_WORKSPACE")
+            else Path.cwd() / WORKSPACE_DIRNAME
+        )
         return cls(
             workspace=root.absolute(),
             database_url=env.get("CLEARANCE_DATABASE_URL") or None,

@@ -16,11 +16,14 @@ from tests.builders import write_plan_folder
 CLEARANCE = str(Path(sys.executable).with_name("clearance"))
 
 
-def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARANCE_")}
     full_env.update(env or {})
-    return subprocess.run([CLEARANCE, *args], cwd=cwd, capture_output=True, text=True,
-                          env=full_env, timeout=120)
+    return subprocess.run(
+        [CLEARANCE, *args], cwd=cwd, capture_output=True, text=True, env=full_env, timeout=120
+    )
 
 
 @pytest.fixture
@@ -51,7 +54,7 @@ def test_wrong_type_names_field_and_expectation(tmp_path: Path) -> None:
     proc = run(tmp_path, "plan", "validate", "plan.yaml")
     assert_clean_error(proc, 2)
     line = next(i + 1 for i, t in enumerate(text.splitlines()) if "threshold: high" in t)
-    assert f'plan.yaml:{line}:' in proc.stderr
+    assert f"plan.yaml:{line}:" in proc.stderr
     assert 'criteria[0].threshold: expected a number, got "high"' in proc.stderr
 
 
@@ -77,8 +80,20 @@ def test_missing_evidence_is_no_go_exit_1(project: Path) -> None:
 def test_full_story_through_the_command(project: Path, tmp_path: Path) -> None:
     """NO-GO, evidence and two sign-offs, GO, release, status, export, pack verify."""
     assert run(project, "check", "plan.yaml").returncode == 1
-    proc = run(project, "evidence", "add", "docs/uat.md", "--plan", "plan.yaml",
-               "--criterion", "uat", "--as", "carol@example.com", "--role", "product-owner")
+    proc = run(
+        project,
+        "evidence",
+        "add",
+        "docs/uat.md",
+        "--plan",
+        "plan.yaml",
+        "--criterion",
+        "uat",
+        "--as",
+        "carol@example.com",
+        "--role",
+        "product-owner",
+    )
     assert proc.returncode == 0, proc.stderr
     for role, person in (("model-risk", "dana@example.com"), ("eng-manager", "erik@example.com")):
         proc = run(project, "approve", "plan.yaml", "--role", role, "--as", person, "-m", "ok")
@@ -131,13 +146,19 @@ def test_release_of_no_go_exits_1_with_reasons(project: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("evidence", "add", "nope.md", "--plan", "plan.yaml", "--criterion", "uat"),
-         "nope.md: no such file"),
-        (("evidence", "add", "docs/uat.md", "--plan", "plan.yaml", "--criterion", "nope"),
-         'no criterion "nope"'),
+        (
+            ("evidence", "add", "nope.md", "--plan", "plan.yaml", "--criterion", "uat"),
+            "nope.md: no such file",
+        ),
+        (
+            ("evidence", "add", "docs/uat.md", "--plan", "plan.yaml", "--criterion", "nope"),
+            'no criterion "nope"',
+        ),
         (("approve", "plan.yaml", "--role", "ciso", "--as", "dana"), 'no "ciso" sign-off'),
-        (("approve", "plan.yaml", "--role", "model-risk", "--as", "alice@example.com"),
-         "cannot approve it"),
+        (
+            ("approve", "plan.yaml", "--role", "model-risk", "--as", "dana@example.com"),
+            "has not been submitted",
+        ),
         (("check", "missing.yaml"), "missing.yaml: no such plan file"),
         (("plan", "diff", "zz", "yy"), "is not a revision digest"),
         (("plan", "history", "nosuch"), 'no system "nosuch"'),
@@ -146,11 +167,20 @@ def test_release_of_no_go_exits_1_with_reasons(project: Path) -> None:
         (("check", "plan.yaml", "--format", "yaml"), "Invalid value for '--format'"),
     ],
 )
-def test_bad_input_exits_2_with_a_clear_message(project: Path, args: tuple[str, ...],
-                                                message: str) -> None:
+def test_bad_input_exits_2_with_a_clear_message(
+    project: Path, args: tuple[str, ...], message: str
+) -> None:
     proc = run(project, *args)
     assert_clean_error(proc, 2)
     assert message in proc.stderr
+
+
+def test_author_cannot_approve_own_plan(project: Path) -> None:
+    """Separation of duties: the person who submitted the plan is refused, exit 2."""
+    run(project, "plan", "submit", "plan.yaml", "-m", "First", "--as", "bob@example.com")
+    proc = run(project, "approve", "plan.yaml", "--role", "model-risk", "--as", "bob@example.com")
+    assert_clean_error(proc, 2)
+    assert "bob@example.com wrote or submitted this plan and cannot approve it" in proc.stderr
 
 
 def test_no_workspace_tells_how_to_create_one(tmp_path: Path) -> None:
@@ -180,7 +210,9 @@ def test_plan_diff_is_semantic(project: Path) -> None:
     text = (project / "plan.yaml").read_text().replace("threshold: 0.8", "threshold: 0.85")
     (project / "plan.yaml").write_text(text)
     assert run(project, "plan", "submit", "plan.yaml", "-m", "Raise AUC bar").returncode == 0
-    history = json.loads(run(project, "plan", "history", "credit-scoring", "--format", "json").stdout)
+    history = json.loads(
+        run(project, "plan", "history", "credit-scoring", "--format", "json").stdout
+    )
     assert len(history) == 2 and first["candidate"]
     proc = run(project, "plan", "diff", history[0]["digest"][7:19], history[1]["digest"][7:19])
     assert proc.returncode == 0, proc.stderr
@@ -190,9 +222,25 @@ def test_plan_diff_is_semantic(project: Path) -> None:
 def test_every_command_documents_an_example(tmp_path: Path) -> None:
     from clearance.cli.main import COMMANDS
 
-    leaves = ["init", "schema", "plan validate", "plan submit", "plan history", "plan diff",
-              "env capture", "evidence add", "check", "approve", "reject", "release", "status",
-              "export", "pack verify", "verify", "demo"]
+    leaves = [
+        "init",
+        "schema",
+        "plan validate",
+        "plan submit",
+        "plan history",
+        "plan diff",
+        "env capture",
+        "evidence add",
+        "check",
+        "approve",
+        "reject",
+        "release",
+        "status",
+        "export",
+        "pack verify",
+        "verify",
+        "demo",
+    ]
     assert {c.split()[0] for c in leaves} == set(COMMANDS)
     for command in leaves:
         proc = run(tmp_path, *command.split(), "--help")

@@ -14,16 +14,22 @@ CLEARANCE = str(Path(sys.executable).with_name("clearance"))
 def test_demo_ends_with_go_and_a_verifiable_pack(tmp_path: Path) -> None:
     """The last lines are `Decision: GO` and `Audit pack: PATH`; flipping a byte breaks it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARANCE_")}
-    proc = subprocess.run([CLEARANCE, "demo", str(tmp_path / "demo")], capture_output=True,
-                          text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [CLEARANCE, "demo", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert lines[-2] == "Decision: GO"
     pack = Path(lines[-1].removeprefix("Audit pack: "))
     assert pack.is_absolute() and pack.is_file()
     assert "NO-GO" in proc.stdout  # the story shows the gate refusing first
-    verify = subprocess.run([CLEARANCE, "pack", "verify", str(pack)], capture_output=True,
-                            text=True, env=env)
+    verify = subprocess.run(
+        [CLEARANCE, "pack", "verify", str(pack)], capture_output=True, text=True, env=env
+    )
     assert verify.returncode == 0, verify.stderr
 
     with zipfile.ZipFile(pack) as zf:
@@ -33,7 +39,8 @@ def test_demo_ends_with_go_and_a_verifiable_pack(tmp_path: Path) -> None:
     with zipfile.ZipFile(bad, "w") as zf:
         for name, data in content.items():
             zf.writestr(name, data[:-1] + bytes([data[-1] ^ 1]) if name == evidence else data)
-    verify = subprocess.run([CLEARANCE, "pack", "verify", str(bad)], capture_output=True,
-                            text=True, env=env)
+    verify = subprocess.run(
+        [CLEARANCE, "pack", "verify", str(bad)], capture_output=True, text=True, env=env
+    )
     assert verify.returncode == 3
     assert evidence in verify.stderr

@@ -131,7 +131,9 @@ def test_failure_message_falls_back_to_text_then_type_and_is_capped() -> None:
 
 
 def test_doctype_inside_cdata_output_is_fine() -> None:
-    data = suite('<testcase name="a"><system-out><![CDATA[<!DOCTYPE html>]]></system-out></testcase>')
+    data = suite(
+        '<testcase name="a"><system-out><![CDATA[<!DOCTYPE html>]]></system-out></testcase>'
+    )
     assert parse_junit("r.xml", data).tests == 1
 
 
@@ -151,18 +153,21 @@ def test_doctype_is_refused_before_parsing(data: bytes) -> None:
         parse_junit("r.xml", data)
 
 
+MISMATCHED = b'<testsuite name="s">\n  <testcase name="a">\n</testsuite>'
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b'<testsuite name="s">\n  <testcase name="a">\n</testsuite>', r"^r\.xml:3:3: malformed XML \(mismatched tag\)"),
+        (MISMATCHED, r"^r\.xml:3:3: malformed XML \(mismatched tag\); attach the report"),
         (b"", r"^r\.xml:1:1: malformed XML \(no element found\)"),
-        (b"<testsuite>&undefined;</testsuite>", r"^r\.xml:1:12: malformed XML \(undefined entity\)"),
+        (b"<testsuite>&nope;</testsuite>", r"^r\.xml:1:12: malformed XML \(undefined entity\)"),
         (b"not xml at all", r"^r\.xml:1:1: malformed XML \(syntax error\)"),
         (b"<html><body/></html>", r"^r\.xml: the root element is <html>, not <testsuites>"),
         (suite("", 'tests="many"'), r"^r\.xml: <testsuite> has a count that is not a whole"),
         (b'<testsuites failures="-1"/>', r"^r\.xml: <testsuites> has a count .*negative"),
     ],
-)  # fmt: skip
+)
 def test_unusable_report_is_evidence_error(data: bytes, message: str) -> None:
     with pytest.raises(EvidenceError, match=message):
         parse_junit("r.xml", data)

@@ -42,14 +42,16 @@ def statuses(checked) -> dict[str, str]:
 
 
 def approve_all(ws: Workspace, loaded) -> None:
-    add_evidence(ws, loaded, "uat", loaded.resolve("docs/uat.md"), "carol@example.com",
-                 role="product-owner")
+    submit_plan(ws, loaded, "alice@example.com", "First release")
+    add_evidence(
+        ws, loaded, "uat", loaded.resolve("docs/uat.md"), "carol@example.com", role="product-owner"
+    )
     sign(ws, loaded, "model-risk", "dana@example.com", "approve", "fairness gap acceptable")
     sign(ws, loaded, "eng-manager", "erik@example.com", "approve", "")
 
 
 def test_no_go_until_user_testing_and_sign_offs(ws: Workspace, plan_path: Path) -> None:
-    """A fresh candidate is NO-GO with uat and signoff pending; evidence and two people make it GO."""
+    """A fresh candidate is NO-GO (uat, signoff pending); evidence and two people make it GO."""
     loaded = load_plan(plan_path, ws.settings)
     first = check(ws, loaded, "ci")
     assert first.evaluation.decision == "NO-GO"
@@ -95,6 +97,7 @@ def test_release_of_no_go_is_refused_and_the_refusal_recorded(
 def test_author_cannot_approve(ws: Workspace, plan_path: Path) -> None:
     """The plan owner is refused at sign-off time with a message saying why."""
     loaded = load_plan(plan_path, ws.settings)
+    submit_plan(ws, loaded, "bob@example.com", "First release")
     with pytest.raises(UsageError, match="separation of duties"):
         sign(ws, loaded, "model-risk", "alice@example.com", "approve")
 
@@ -142,7 +145,6 @@ def test_failing_metric_blocks_with_numbers(ws: Workspace, tmp_path: Path) -> No
 
 def test_history_flags_approved_go_released(ws: Workspace, plan_path: Path) -> None:
     loaded = load_plan(plan_path, ws.settings)
-    submit_plan(ws, loaded, "alice@example.com", "First release")
     approve_all(ws, loaded)
     release(ws, loaded, "ops")
     [entry] = history(ws, "credit-scoring")
@@ -175,14 +177,21 @@ def test_every_change_is_an_event(ws: Workspace, plan_path: Path) -> None:
     release(ws, loaded, "ops")
     with ws.engine.connect() as conn:
         types = [e.type for e in events(conn)]
-    for expected in ("system.registered", "plan.revision_submitted", "candidate.created",
-                     "evidence.added", "approval.approved", "decision.recorded",
-                     "release.recorded"):
+    for expected in (
+        "system.registered",
+        "plan.revision_submitted",
+        "candidate.created",
+        "evidence.added",
+        "approval.approved",
+        "decision.recorded",
+        "release.recorded",
+    ):
         assert expected in types
 
 
-def test_audit_pack_verifies_and_detects_tampering(ws: Workspace, plan_path: Path,
-                                                   tmp_path: Path) -> None:
+def test_audit_pack_verifies_and_detects_tampering(
+    ws: Workspace, plan_path: Path, tmp_path: Path
+) -> None:
     """The exported pack verifies; altering one byte of any file makes it fail, naming the file."""
     loaded = load_plan(plan_path, ws.settings)
     approve_all(ws, loaded)
@@ -193,8 +202,15 @@ def test_audit_pack_verifies_and_detects_tampering(ws: Workspace, plan_path: Pat
     with zipfile.ZipFile(pack) as zf:
         names = [n for n in zf.namelist() if n != "manifest.json"]
         content = {n: zf.read(n) for n in zf.namelist()}
-    assert {"index.html", "candidate.json", "approvals.json", "decisions.json",
-            "releases.json", "events.json", "evidence/index.json"} <= set(names)
+    assert {
+        "index.html",
+        "candidate.json",
+        "approvals.json",
+        "decisions.json",
+        "releases.json",
+        "events.json",
+        "evidence/index.json",
+    } <= set(names)
     assert any(n.startswith("evidence/files/") for n in names)
     for name in names:
         tampered = tmp_path / "tampered.zip"
@@ -205,3 +221,10 @@ def test_audit_pack_verifies_and_detects_tampering(ws: Workspace, plan_path: Pat
                 zf.writestr(n, data)
         failures = verify_pack(tampered)
         assert any(name in f for f in failures), (name, failures)
+
+
+def test_unsubmitted_candidate_cannot_be_signed(ws: Workspace, plan_path: Path) -> None:
+    """Signing requires a submitted candidate, so an approver never becomes its submitter."""
+    loaded = load_plan(plan_path, ws.settings)
+    with pytest.raises(UsageError, match="has not been submitted"):
+        sign(ws, loaded, "model-risk", "dana@example.com", "approve")

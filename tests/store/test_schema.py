@@ -37,7 +37,9 @@ def test_head_constant_is_alembics_head() -> None:
     from alembic.script import ScriptDirectory
 
     config = Config()
-    config.set_main_option("script_location", str(resources.files("clearance.store") / "migrations"))
+    config.set_main_option(
+        "script_location", str(resources.files("clearance.store") / "migrations")
+    )
     assert ScriptDirectory.from_config(config).get_current_head() == HEAD
 
 
@@ -83,22 +85,81 @@ def _seed(conn) -> None:
     if conn.execute(sa.select(tables.systems.c.id)).first():
         return
     conn.execute(tables.systems.insert().values(id="s", name="n", owner="o", created_at=t))
-    conn.execute(tables.revisions.insert().values(digest=d, system_id="s", version="1", author="a",
-                                                  message="m", filename="p", document="{}",
-                                                  created_at=t))
-    conn.execute(tables.candidates.insert().values(digest=d, revision=d, system_id="s", version="1",
-                                                   components="[]", created_by="a", created_at=t))
-    conn.execute(tables.evidence.insert().values(candidate=d, system_id="s", criterion_id="c",
-                                                 name="f", digest=d, size=1, added_by="a",
-                                                 added_at=t))
-    conn.execute(tables.approvals.insert().values(system_id="s", version="1", candidate=d, role="r",
-                                                  person="p", decision="approve", comment="",
-                                                  created_at=t))
-    decision = conn.execute(tables.decisions.insert().values(
-        candidate=d, system_id="s", version="1", target="prod", outcome="GO", results="[]",
-        metrics="{}", evaluator_version="0", actor="a", evaluated_at=t)).inserted_primary_key[0]
-    conn.execute(tables.releases.insert().values(candidate=d, decision_id=decision, system_id="s",
-                                                 version="1", target="prod", components="[]",
-                                                 released_by="a", released_at=t))
-    conn.execute(tables.events.insert().values(seq=1, at=t, type="x", actor="a", subject="s",
-                                               payload="{}", leaf_hash="0" * 64))
+    conn.execute(
+        tables.revisions.insert().values(
+            digest=d,
+            system_id="s",
+            version="1",
+            author="a",
+            message="m",
+            filename="p",
+            document="{}",
+            created_at=t,
+        )
+    )
+    conn.execute(
+        tables.candidates.insert().values(
+            digest=d,
+            revision=d,
+            system_id="s",
+            version="1",
+            components="[]",
+            created_by="a",
+            created_at=t,
+        )
+    )
+    conn.execute(
+        tables.evidence.insert().values(
+            candidate=d,
+            system_id="s",
+            criterion_id="c",
+            name="f",
+            digest=d,
+            size=1,
+            added_by="a",
+            added_at=t,
+        )
+    )
+    conn.execute(
+        tables.approvals.insert().values(
+            system_id="s",
+            version="1",
+            candidate=d,
+            role="r",
+            person="p",
+            decision="approve",
+            comment="",
+            created_at=t,
+        )
+    )
+    decision = conn.execute(
+        tables.decisions.insert().values(
+            candidate=d,
+            system_id="s",
+            version="1",
+            target="prod",
+            outcome="GO",
+            results="[]",
+            metrics="{}",
+            evaluator_version="0",
+            actor="a",
+            evaluated_at=t,
+        )
+    ).inserted_primary_key[0]
+    conn.execute(
+        tables.releases.insert().values(
+            candidate=d,
+            decision_id=decision,
+            system_id="s",
+            version="1",
+            target="prod",
+            components="[]",
+            released_by="a",
+            released_at=t,
+        )
+    )
+    conn.execute(
+        tables.events.insert().values(
+            seq=1, at=t, type="x", actor="a", subject="s", payload="{}", leaf_hash="0" * 64
+        )
+    )

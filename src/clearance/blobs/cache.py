@@ -109,7 +109,10 @@ class DigestCache:
             for key, device, inode, size, mtime_ns, digest in rows:
                 st = stats[key]
                 if (device, inode, size, mtime_ns) == (
-                    st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+                    st.st_dev,
+                    st.st_ino,
+                    st.st_size,
+                    st.st_mtime_ns,
                 ):
                     found[key] = digest
         return found
@@ -128,8 +131,15 @@ class DigestCache:
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (_key(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns,
-                 recorded, digest),
+                (
+                    _key(path),
+                    stat.st_dev,
+                    stat.st_ino,
+                    stat.st_size,
+                    stat.st_mtime_ns,
+                    recorded,
+                    digest,
+                ),
             )
 
     def __len__(self) -> int:

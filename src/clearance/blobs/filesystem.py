@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import os
 import re
-import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -19,7 +18,14 @@ from typing import BinaryIO
 
 from clearance.blobs.base import StoredBlob
 from clearance.blobs.cache import DigestCache
-from clearance.blobs.hashing import PREFIX, Progress, check_digest, file_digest, stream
+from clearance.blobs.hashing import (
+    PREFIX,
+    Progress,
+    check_digest,
+    file_digest,
+    open_regular,
+    stream,
+)
 from clearance.errors import EvidenceError, NotFoundError
 
 BLOB_MODE = 0o444
@@ -116,21 +122,12 @@ class FilesystemBlobStore:
         """
         source_path = Path(path)
         if self.cache is not None:
-            blob = self._cached(source_path, progress)
+            blob = self._cached(self.cache, source_path, progress)
             if blob is not None:
                 return blob
         started = time.time_ns()
-        try:
-            source = open(source_path, "rb", buffering=0)  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise EvidenceError(
-                f"cannot read {source_path}: {exc.strerror or exc}; check that it exists and "
-                "is readable"
-            ) from exc
-        with source:
+        with open_regular(source_path) as source:
             before = os.fstat(source.fileno())
-            if not stat.S_ISREG(before.st_mode):
-                raise EvidenceError(f"{source_path} is not a regular file; attach a file")
             with self._temp() as (fd, temp):
                 try:
                     digest, size = stream(
@@ -150,13 +147,14 @@ class FilesystemBlobStore:
             self.cache.put(source_path, before, digest, recorded_ns=started)
         return StoredBlob(digest, size)
 
-    def _cached(self, path: Path, progress: Progress | None) -> StoredBlob | None:
-        assert self.cache is not None
+    def _cached(
+        self, cache: DigestCache, path: Path, progress: Progress | None
+    ) -> StoredBlob | None:
         try:
             st = os.stat(path)
         except OSError:
             return None  # put_file reports the problem when it opens the file
-        digest = self.cache.get(path, st)
+        digest = cache.get(path, st)
         if digest is None or not self.exists(digest):
             return None
         if progress is not None:

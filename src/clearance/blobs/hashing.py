@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import queue
 import re
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -45,16 +47,31 @@ def check_digest(digest: object) -> str:
     return digest
 
 
-def file_digest(path: str | os.PathLike[str], *, progress: Progress | None = None) -> str:
-    """The "sha256:<hex>" digest of a file, read in chunks; `progress(bytes_done)` per chunk."""
+def open_regular(path: str | os.PathLike[str]) -> io.FileIO:
+    """Open a regular file for unbuffered reading; anything else raises EvidenceError.
+
+    Opened non-blocking, so a FIFO is refused instead of waiting for a writer.
+    """
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
     try:
-        with open(path, "rb", buffering=0) as source:
-            digest, _ = stream(source, os.fstat(source.fileno()).st_size, progress=progress)
+        source = io.FileIO(path, "rb", opener=lambda p, flags: os.open(p, flags | nonblocking))
     except OSError as exc:
         raise EvidenceError(
-            f"cannot read {Path(path)}: {exc.strerror or exc}; check that it exists and is "
-            "readable"
+            f"cannot read {Path(path)}: {exc.strerror or exc}; check that it exists and is readable"
         ) from exc
+    if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
+        source.close()
+        raise EvidenceError(f"{Path(path)} is not a regular file; give the path of a file")
+    return source
+
+
+def file_digest(path: str | os.PathLike[str], *, progress: Progress | None = None) -> str:
+    """The "sha256:<hex>" digest of a file, read in chunks; `progress(bytes_done)` per chunk."""
+    with open_regular(path) as source:
+        try:
+            digest, _ = stream(source, os.fstat(source.fileno()).st_size, progress=progress)
+        except OSError as exc:
+            raise EvidenceError(f"cannot read {Path(path)}: {exc.strerror or exc}") from exc
     return digest
 
 
@@ -75,9 +92,7 @@ def stream(
     return _stream_threaded(source, sink, progress)
 
 
-def _stream_inline(
-    source: Source, sink: Sink | None, progress: Progress | None
-) -> tuple[str, int]:
+def _stream_inline(source: Source, sink: Sink | None, progress: Progress | None) -> tuple[str, int]:
     hasher = hashlib.sha256()
     buffer = bytearray(CHUNK)
     view = memoryview(buffer)

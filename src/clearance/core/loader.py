@@ -8,6 +8,7 @@ errors from Pydantic are translated into what a person should write instead.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterator
 from typing import Any, get_args, get_origin
 
@@ -34,6 +35,30 @@ _Constructor.add_constructor(
 )
 
 
+_PLAIN_TAGS = {
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
+}
+#: RFC 8785 represents numbers as IEEE doubles: larger integers would not round-trip
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _number_problems(data: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
+    """Numbers that canonical JSON cannot represent exactly."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _number_problems(value, (*loc, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _number_problems(value, (*loc, i))
+    elif isinstance(data, bool):
+        return
+    elif isinstance(data, int) and abs(data) > MAX_SAFE_INTEGER:
+        yield loc, f"{data} is too large to be kept exactly (over 2^53); quote it as text"
+    elif isinstance(data, float) and not math.isfinite(data):
+        yield loc, f"{data} is not a finite number"
+
+
 class _Tree:
     """Python data built from YAML nodes, with the position of every value and key."""
 
@@ -57,6 +82,8 @@ class _Tree:
         if depth > self.max_depth:
             raise _Refused(node, f"nested deeper than {self.max_depth} levels; refused")
         self.values.setdefault(loc, _position(node))
+        if node.tag not in _PLAIN_TAGS:
+            raise _Refused(node, f"unsupported YAML tag {node.tag}; write plain values")
         if isinstance(node, yaml.MappingNode):
             data: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -127,6 +154,9 @@ def parse_plan(
 
 def validate_plan(data: dict[str, Any], filename: str, tree: _Tree | None = None) -> Plan:
     """Validate plan data (already parsed); positions are used when a tree is given."""
+    numbers = [_located(filename, tree, loc, loc, msg) for loc, msg in _number_problems(data)]
+    if numbers:
+        raise PlanError(_sorted(numbers))
     try:
         plan = Plan.model_validate(data)
     except ValidationError as exc:

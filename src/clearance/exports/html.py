@@ -10,7 +10,8 @@ from clearance.core.plan import Plan
 from clearance.store.records import to_time
 
 _STYLE = """
-body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#1d232b;padding:0 1rem}
+body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#1d232b;
+padding:0 1rem}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ccd}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}
 th,td{border:1px solid #d8dce3;padding:.3rem .5rem;text-align:left;vertical-align:top}

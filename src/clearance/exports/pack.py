@@ -15,7 +15,7 @@ from typing import Any
 from clearance.core.digest import candidate_digest, revision_digest
 from clearance.errors import IntegrityError, NotFoundError, UsageError
 from clearance.exports.html import render_index
-from clearance.services.plans import LoadedPlan, component_pins
+from clearance.services.plans import LoadedPlan, candidate_of
 from clearance.services.workspace import Workspace, record_event
 
 FORMAT = "clearance-audit-pack/1"
@@ -36,13 +36,11 @@ class Exported:
 
 def export_pack(ws: Workspace, loaded: LoadedPlan, out: Path, actor: str) -> Exported:
     """Write the audit pack of the plan's current candidate to `out` (atomically)."""
-    from clearance.core.digest import candidate_digest as digest_of
     from clearance.store import repository as repo
     from clearance.store.records import to_time
 
     plan = loaded.plan
-    pins = component_pins(ws, loaded)
-    cand_digest = digest_of(loaded.document, {p.name: p.digest for p in pins})
+    cand_digest = candidate_of(ws, loaded)
     with ws.engine.connect() as conn:
         candidate = repo.get_candidate(conn, cand_digest)
         if candidate is None:

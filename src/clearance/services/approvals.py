@@ -8,7 +8,7 @@ from typing import Literal
 from clearance.core.criteria import ApprovalCriterion
 from clearance.core.results import ApprovalRecord
 from clearance.errors import UsageError
-from clearance.services.plans import LoadedPlan, submit
+from clearance.services.plans import LoadedPlan, candidate_of
 from clearance.services.workspace import Workspace, record_event
 
 
@@ -44,20 +44,27 @@ def sign(
     if role not in asked:
         raise UsageError(f'this plan asks for no "{role}" sign-off (roles: {", ".join(asked)})')
     with_role = [c for c in criteria if any(q.role == role for q in c.roles)]
+    digest = candidate_of(ws, loaded)
     with ws.transaction() as conn:
-        sub = submit(conn, ws, loaded, person)
-        authors = {loaded.plan.owner, *repo.authors_of_candidate(conn, sub.candidate)}
-        if decision == "approve" and all(c.forbid_author for c in with_role):
-            if person.casefold() in {a.strip().casefold() for a in authors}:
-                raise UsageError(
-                    f"{person} wrote or submitted this plan and cannot approve it "
-                    "(separation of duties); ask someone else in the role"
-                )
+        # Only a submitted candidate can be signed: the approver must not become its submitter.
+        candidate = repo.get_candidate(conn, digest)
+        if candidate is None:
+            raise UsageError(
+                f"candidate {digest} of {loaded.path.name} has not been submitted; run "
+                "`clearance check` or `clearance plan submit` first, then sign off what it shows"
+            )
+        authors = {loaded.plan.owner, *repo.authors_of_candidate(conn, candidate)}
+        is_author = person.casefold() in {a.strip().casefold() for a in authors}
+        if decision == "approve" and is_author and all(c.forbid_author for c in with_role):
+            raise UsageError(
+                f"{person} wrote or submitted this plan and cannot approve it "
+                "(separation of duties); ask someone else in the role"
+            )
         approval = ApprovalRecord(
             person=person,
             role=role,
             decision=decision,
-            candidate=sub.candidate.digest,
+            candidate=candidate.digest,
             at=ws.clock(),
             comment=comment,
         )
@@ -69,7 +76,7 @@ def sign(
             ws,
             f"approval.{decision}d" if decision == "approve" else "approval.rejected",
             person,
-            sub.candidate.digest,
+            candidate.digest,
             {"approval_id": approval_id, "role": role, "comment": comment},
             loaded.plan.system.id,
         )

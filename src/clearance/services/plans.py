@@ -139,6 +139,12 @@ def component_pins(ws: Workspace, loaded: LoadedPlan) -> tuple[ComponentPin, ...
     return tuple(pins)
 
 
+def candidate_of(ws: Workspace, loaded: LoadedPlan) -> str:
+    """The digest of the plan's current candidate, computed without recording anything."""
+    pins = component_pins(ws, loaded)
+    return candidate_digest(loaded.document, {p.name: p.digest for p in pins})
+
+
 def submit(
     conn: Connection, ws: Workspace, loaded: LoadedPlan, actor: str, message: str | None = None
 ) -> Submitted:
