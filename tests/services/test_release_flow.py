@@ -228,3 +228,18 @@ def test_unsubmitted_candidate_cannot_be_signed(ws: Workspace, plan_path: Path) 
     loaded = load_plan(plan_path, ws.settings)
     with pytest.raises(UsageError, match="has not been submitted"):
         sign(ws, loaded, "model-risk", "dana@example.com", "approve")
+
+
+def test_missing_blob_is_an_error_result_not_a_crash(ws: Workspace, plan_path: Path) -> None:
+    """A blob deleted behind the workspace's back makes its criterion `error`, naming the fix."""
+    loaded = load_plan(plan_path, ws.settings)
+    first = check(ws, loaded, "ci")
+    auc = next(r for r in first.evaluation.results if r.id == "auc")
+    blob = ws.blobs.path_of(auc.evidence[0])
+    blob.unlink()
+    (plan_path.parent / "eval/metrics.json").unlink()  # nothing to re-ingest it from
+    ws.close()
+    again = check(Workspace(ws.settings), loaded, "ci")
+    auc = next(r for r in again.evaluation.results if r.id == "auc")
+    assert auc.status.value == "error"
+    assert "missing from the workspace; run `clearance verify`" in auc.reason

@@ -21,6 +21,8 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class TestCaseFailure:
+    __test__ = False  # not a pytest class
+
     suite: str
     name: str
     kind: Literal["failure", "error"]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clearance.core.criteria import CriterionBase, EvidenceFormat
 from clearance.core.results import EvidenceItem
-from clearance.errors import EvidenceError, UsageError
+from clearance.errors import EvidenceError, NotFoundError, UsageError
 from clearance.services.plans import LoadedPlan, Submitted, submit
 from clearance.services.workspace import Workspace, record_event
 
@@ -51,8 +50,8 @@ def _store(ws: Workspace, path: Path, criterion_id: str, progress: Progress | No
     callback = (lambda done: progress(path, done, size)) if progress else None
     try:
         return ws.blobs.put_file(path, progress=callback)
-    except PermissionError:
-        raise EvidenceError(f"criterion {criterion_id}: {path}: not readable") from None
+    except EvidenceError as exc:
+        raise EvidenceError(f"criterion {criterion_id}: {exc}") from None
 
 
 def add_evidence(
@@ -221,12 +220,8 @@ def _parse(ws: Workspace, rec: EvidenceRecord, fmt: EvidenceFormat) -> tuple[Any
         return parse_document(rec.name, data), None
     except EvidenceError as exc:
         return None, str(exc)
-    except FileNotFoundError:
+    except NotFoundError:
         return (
             None,
             f"{rec.name}: blob {rec.digest} is missing from the workspace; run `clearance verify`",
         )
-
-
-def newest(records: Sequence[EvidenceRecord]) -> datetime | None:
-    return max((r.added_at for r in records), default=None)
