@@ -142,6 +142,27 @@ class DigestCache:
                 ),
             )
 
+    def put_many(
+        self, entries: Iterable[tuple[str | os.PathLike[str], os.stat_result, str, int]]
+    ) -> None:
+        """`put` for many (path, stat, digest, recorded_ns) entries in one transaction."""
+        rows = [
+            (
+                _key(path),
+                st.st_dev,
+                st.st_ino,
+                st.st_size,
+                st.st_mtime_ns,
+                recorded,
+                check_digest(digest),
+            )
+            for path, st, digest, recorded in entries
+        ]
+        with self._lock, self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+            )
+
     def __len__(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM digests").fetchone()[0])

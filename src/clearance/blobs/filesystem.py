@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,6 +32,8 @@ from clearance.errors import EvidenceError, NotFoundError
 BLOB_MODE = 0o444
 # Start writeback this often, so that the final fsync has little left to flush.
 WRITEBACK_EVERY = 16 << 20
+#: files smaller than this are stored in batches by `put_files`, larger ones one by one
+BATCH_BELOW = 8 << 20
 _SHARD = re.compile(r"[0-9a-f]{2}")
 _REST = re.compile(r"[0-9a-f]{62}")
 
@@ -55,6 +58,30 @@ class _BlobWriter:
                 self.fd, self._flushed, self.written - self._flushed, os.POSIX_FADV_DONTNEED
             )
             self._flushed = self.written
+
+
+def _syncfs(path: Path) -> bool:
+    """Flush the whole filesystem holding `path` in one call (Linux syncfs); False if the
+    platform has no syncfs, in which case the caller fsyncs file by file."""
+    try:
+        import ctypes
+
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return bool(syncfs(fd) == 0)
+    finally:
+        os.close(fd)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -146,6 +173,109 @@ class FilesystemBlobStore:
         if self.cache is not None:
             self.cache.put(source_path, before, digest, recorded_ns=started)
         return StoredBlob(digest, size)
+
+    def put_files(self, paths: Sequence[str | os.PathLike[str]]) -> list[StoredBlob]:
+        """Store many files, in order; same guarantees as `put_file`, cheaper in bulk.
+
+        Small files are written to temporary names, made durable with one filesystem sync,
+        renamed into place, and the renames made durable with a second sync: two syncs for
+        the batch instead of two fsyncs per file. Unchanged files known to the cache are not
+        read at all.
+        """
+        known = self.cache.get_many(paths) if self.cache is not None else {}
+        results: dict[int, StoredBlob] = {}
+        staged: list[tuple[int, Path, str, int]] = []
+        remember: list[tuple[Path, os.stat_result, str, int]] = []
+        try:
+            for i, name in enumerate(paths):
+                path = Path(name)
+                digest = known.get(os.path.abspath(path))
+                if digest is not None and self.exists(digest):
+                    results[i] = StoredBlob(digest, path.stat().st_size)
+                    continue
+                started = time.time_ns()
+                with open_regular(path) as source:
+                    before = os.fstat(source.fileno())
+                    if before.st_size >= BATCH_BELOW:
+                        results[i] = self.put_file(path)
+                        continue
+                    temp, digest, size = self._write_unsynced(path, source, before)
+                if temp is None:
+                    results[i] = StoredBlob(digest, size)
+                else:
+                    staged.append((i, temp, digest, size))
+                remember.append((path, before, digest, started))
+            if staged:
+                self._publish(staged, results)
+            staged = []
+        finally:
+            for _, temp, _, _ in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    temp.unlink()
+        if self.cache is not None and remember:
+            self.cache.put_many(remember)
+        return [results[i] for i in range(len(paths))]
+
+    def _write_unsynced(
+        self, path: Path, source: io.FileIO, before: os.stat_result
+    ) -> tuple[Path | None, str, int]:
+        """Read a small file whole, hash it and, unless its blob exists, write it to a
+        temporary name without syncing; returns (temp or None, digest, size)."""
+        try:
+            data = source.read(BATCH_BELOW)
+        except OSError as exc:
+            raise EvidenceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        if len(data) != before.st_size or not _unchanged(before, os.fstat(source.fileno())):
+            raise EvidenceError(
+                f"{path} changed while it was being stored; attach it again once whatever "
+                "writes it has finished"
+            )
+        digest = PREFIX + hashlib.sha256(data).hexdigest()
+        if self.exists(digest):
+            return None, digest, len(data)
+        try:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix="put-", dir=self._tmp)
+        except OSError as exc:
+            raise EvidenceError(
+                f"cannot write to the blob store {self.root}: {exc.strerror or exc}"
+            ) from exc
+        temp = Path(name)
+        try:
+            _BlobWriter(fd)(memoryview(data))
+            os.fchmod(fd, BLOB_MODE)
+        except OSError as exc:
+            temp.unlink(missing_ok=True)
+            raise EvidenceError(f"cannot store {path}: {exc.strerror or exc}") from exc
+        finally:
+            os.close(fd)
+        return temp, digest, len(data)
+
+    def _publish(
+        self, staged: list[tuple[int, Path, str, int]], results: dict[int, StoredBlob]
+    ) -> None:
+        """Make staged temp files durable, rename them into place, make the names durable."""
+        try:
+            if not _syncfs(self._tmp):
+                for _, temp, _, _ in staged:
+                    _fsync_path(temp)
+            touched: set[Path] = set()
+            for i, temp, digest, size in staged:
+                final = self.path_of(digest)
+                if final.exists():
+                    temp.unlink()
+                else:
+                    if not final.parent.is_dir():
+                        final.parent.mkdir(parents=True, exist_ok=True)
+                        touched.add(self._blobs)
+                    os.replace(temp, final)
+                    touched.add(final.parent)
+                results[i] = StoredBlob(digest, size)
+            if touched and not _syncfs(self._blobs):
+                for folder in touched:
+                    _fsync_dir(folder)
+        except OSError as exc:
+            raise EvidenceError(f"cannot store blobs: {exc.strerror or exc}") from exc
 
     def _cached(
         self, cache: DigestCache, path: Path, progress: Progress | None

@@ -19,6 +19,8 @@ from clearance.core.criteria import CRITERION_MODELS, KINDS
 from clearance.core.plan import Plan, reference_problems
 from clearance.errors import PlanError, Problem
 
+#: libyaml's parser when PyYAML was built with it (several times faster), else pure Python
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_NODES = 100_000
 MAX_DEPTH = 64
 Loc = tuple[str | int, ...]
@@ -125,7 +127,7 @@ def parse_plan(
 ) -> Plan:
     """Parse and validate plan text; raise PlanError listing every problem found."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(str(p) for p in (exc.context, exc.problem) if p)

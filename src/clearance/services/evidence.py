@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from clearance.store.records import EvidenceRecord
 
 Progress = Callable[[Path, int, int], None]
+#: files at least this large are stored one by one, with progress reported
+LARGE = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -111,18 +113,42 @@ def ingest_named_files(
 def store_named_files(
     ws: Workspace, loaded: LoadedPlan, progress: Progress | None = None
 ) -> dict[tuple[str, str], Any]:
-    """Store every file the plan names that exists; missing files are left to the evaluators."""
-    stored: dict[tuple[str, str], Any] = {}
-    by_path: dict[Path, Any] = {}
+    """Store every file the plan names that exists; missing files are left to the evaluators.
+
+    Large files are stored one by one (with a progress bar); small ones in one batch.
+    """
+    wanted: dict[Path, list[tuple[str, str]]] = {}
     for criterion in loaded.plan.criteria:
         for named in criterion.named_files(loaded.plan):
             path = loaded.resolve(named.path)
-            if path not in by_path:
-                if not path.exists():
-                    continue
-                by_path[path] = _store(ws, path, criterion.id, progress)
-            stored[(criterion.id, named.path)] = by_path[path]
-    return stored
+            wanted.setdefault(path, []).append((criterion.id, named.path))
+    small: list[Path] = []
+    stored_by_path: dict[Path, Any] = {}
+    for path, uses in wanted.items():
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise EvidenceError(f"criterion {uses[0][0]}: {path}: {exc.strerror}") from None
+        if not path.is_file():
+            raise EvidenceError(f"criterion {uses[0][0]}: {path}: not a regular file")
+        if size >= LARGE:
+            stored_by_path[path] = _store(ws, path, uses[0][0], progress)
+        else:
+            small.append(path)
+    if small:
+        try:
+            blobs = ws.blobs.put_files(small)
+        except EvidenceError as exc:
+            raise EvidenceError(f"storing the plan's evidence: {exc}") from None
+        stored_by_path.update(zip(small, blobs, strict=True))
+    return {
+        use: stored_by_path[path]
+        for path, uses in wanted.items()
+        if path in stored_by_path
+        for use in uses
+    }
 
 
 def _row(
