@@ -245,3 +245,30 @@ def test_every_command_documents_an_example(tmp_path: Path) -> None:
     for command in leaves:
         proc = run(tmp_path, *command.split(), "--help")
         assert proc.returncode == 0 and "Example:" in proc.stdout, command
+
+
+def test_env_capture_writes_yaml_or_json(tmp_path: Path) -> None:
+    import yaml
+
+    for name in ("env/dev.yaml", "env/dev.json"):
+        proc = run(tmp_path, "env", "capture", "dev", "-o", name)
+        assert proc.returncode == 0, proc.stderr
+        manifest = yaml.safe_load((tmp_path / name).read_text())
+        assert manifest["name"] == "dev" and "python" in manifest["runtime"]
+
+
+def test_export_to_a_folder_is_refused(project: Path) -> None:
+    run(project, "check", "plan.yaml")
+    (project / "out").mkdir()
+    proc = run(project, "export", "plan.yaml", "-o", "out")
+    assert_clean_error(proc, 2)
+    assert "File 'out' is a directory" in proc.stderr
+
+
+def test_init_with_template_writes_a_valid_plan(tmp_path: Path) -> None:
+    proc = run(tmp_path, "init", "--template", "llm-app")
+    assert proc.returncode == 0, proc.stderr
+    assert run(tmp_path, "plan", "validate", "plan.yaml").returncode == 0
+    again = run(tmp_path, "init", "--template", "llm-app")
+    assert_clean_error(again, 2)
+    assert "already exist" in again.stderr and "--force" in again.stderr

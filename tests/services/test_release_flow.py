@@ -243,3 +243,10 @@ def test_missing_blob_is_an_error_result_not_a_crash(ws: Workspace, plan_path: P
     auc = next(r for r in again.evaluation.results if r.id == "auc")
     assert auc.status.value == "error"
     assert "missing from the workspace; run `clearance verify`" in auc.reason
+
+
+def test_export_into_a_folder_is_refused(ws: Workspace, plan_path: Path, tmp_path: Path) -> None:
+    loaded = load_plan(plan_path, ws.settings)
+    check(ws, loaded, "ci")
+    with pytest.raises(UsageError, match="is a folder; give the pack's file name"):
+        export_pack(ws, loaded, tmp_path, "auditor")
