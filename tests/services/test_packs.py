@@ -32,12 +32,12 @@ def test_missing_pack(tmp_path: Path) -> None:
 
 
 def test_zip_without_manifest(tmp_path: Path) -> None:
-    with pytest.raises(IntegrityError, match="no manifest.json; this is not a Clearance"):
+    with pytest.raises(IntegrityError, match=r"no manifest\.json; this is not a Clearance"):
         verify_pack(zip_with(tmp_path / "p.zip", {"a.txt": b"x"}))
 
 
 def test_manifest_that_is_not_a_manifest(tmp_path: Path) -> None:
-    with pytest.raises(IntegrityError, match="manifest.json is not a valid manifest"):
+    with pytest.raises(IntegrityError, match=r"manifest\.json is not a valid manifest"):
         verify_pack(zip_with(tmp_path / "p.zip", {"manifest.json": b"[1, 2]"}))
 
 
