@@ -239,6 +239,9 @@ def test_every_command_documents_an_example(tmp_path: Path) -> None:
         "export",
         "pack verify",
         "verify",
+        "log checkpoint",
+        "log verify",
+        "log prove",
         "demo",
     ]
     assert {c.split()[0] for c in leaves} == set(COMMANDS)

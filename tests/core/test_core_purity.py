@@ -17,6 +17,9 @@ CORE_MODULES = [
     "clearance.core.loader",
     "clearance.core.decision",
     "clearance.core.evaluators",
+    "clearance.core.merkle",
+    "clearance.core.checkpoint",
+    "clearance.core.diff",
 ]
 FORBIDDEN = (
     "sqlalchemy",

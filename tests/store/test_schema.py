@@ -160,6 +160,23 @@ def _seed(conn) -> None:
     )
     conn.execute(
         tables.events.insert().values(
-            seq=1, at=t, type="x", actor="a", subject="s", payload="{}", leaf_hash="0" * 64
+            seq=1,
+            at=t,
+            type="x",
+            actor="a",
+            subject="s",
+            payload="{}",
+            entry="{}",
+            leaf_hash="0" * 64,
+        )
+    )
+    conn.execute(
+        tables.checkpoints.insert().values(
+            size=1, root="0" * 64, at=t, key_id=d, signature="", frontier="[]"
+        )
+    )
+    conn.execute(
+        tables.keys.insert().values(
+            key_id=d, purpose="workspace", public_key="", valid_from=t, created_at=t
         )
     )

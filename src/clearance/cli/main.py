@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -29,6 +30,7 @@ COMMANDS = {
     "export": ("clearance.cli.packs:export", "Write the audit pack of a release."),
     "pack": ("clearance.cli.packs:pack", "Verify audit packs offline."),
     "verify": ("clearance.cli.workspace:verify", "Re-hash the workspace's records and blobs."),
+    "log": ("clearance.cli.log:log", "The audit log: checkpoints, verification, proofs."),
     "demo": ("clearance.cli.demo:demo", "Run the end-to-end demo in a new folder."),
 }
 
@@ -66,9 +68,14 @@ class LazyGroup(click.Group):
     envvar="CLEARANCE_WORKSPACE",
     help="Workspace folder (default: ./.clearance).",
 )
+@click.option(
+    "--receipt",
+    type=click.Path(dir_okay=False),
+    help="Write the receipt of this command's write (event index + signed checkpoint) to FILE.",
+)
 @click.version_option(package_name="clearance")
 @click.pass_context
-def cli(ctx: click.Context, workspace: str | None) -> None:
+def cli(ctx: click.Context, workspace: str | None, receipt: str | None) -> None:
     """Clearance: deployment plans as code, a release gate that decides from evidence,
     sign-offs bound to what they approve, and audit packs anyone can verify.
 
@@ -76,11 +83,19 @@ def cli(ctx: click.Context, workspace: str | None) -> None:
     Exit codes: 0 GO or success, 1 NO-GO, 2 bad input, 3 integrity failure.
     Start with:  clearance init --template tabular-classifier
     """
-    from pathlib import Path
-
     from clearance.settings import Settings
 
     ctx.obj = Settings.from_env(workspace=Path(workspace) if workspace else None)
+    if receipt:
+        ctx.call_on_close(lambda: _write_receipt(ctx, Path(receipt)))
+
+
+def _write_receipt(ctx: click.Context, path: Path) -> None:
+    import json
+
+    ws = ctx.meta.get("clearance.workspace")
+    if ws is not None and ws.last_receipt is not None:
+        path.write_text(json.dumps(ws.last_receipt.as_json(), indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:

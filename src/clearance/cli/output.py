@@ -61,9 +61,14 @@ def show_error(exc: ClearanceError) -> None:
 
 
 def workspace(ctx: click.Context) -> Workspace:
+    """The command's workspace handle (one per command, kept for its receipt)."""
     from clearance.services.workspace import Workspace
 
-    return Workspace(ctx.find_root().obj)
+    root = ctx.find_root()
+    if "clearance.workspace" not in root.meta:
+        root.meta["clearance.workspace"] = Workspace(root.obj)
+    ws: Workspace = root.meta["clearance.workspace"]
+    return ws
 
 
 def load(ctx: click.Context, path: str) -> LoadedPlan:

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clearance.errors import UsageError
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from clearance.blobs import FilesystemBlobStore
+    from clearance.core.checkpoint import Receipt
+    from clearance.signing import SigningKey
 
 CONFIG_NAME = "config.json"
 FORMAT = 1
@@ -33,6 +36,9 @@ class Workspace:
         self.clock = clock
         self._engine: Engine | None = None
         self._blobs: FilesystemBlobStore | None = None
+        self._key: SigningKey | None = None
+        #: the receipt of the last write made through this handle
+        self.last_receipt: Receipt | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -53,13 +59,49 @@ class Workspace:
         created = not self.exists
         (root / "blobs").mkdir(parents=True, exist_ok=True)
         (root / "cache").mkdir(parents=True, exist_ok=True)
+        if not self.key_path.exists():
+            from clearance.signing import SigningKey
+
+            SigningKey.generate().save(self.key_path)
         if created:
             config = {"format": FORMAT, "created_at": self.clock().isoformat()}
             tmp = root / (CONFIG_NAME + ".tmp")
             tmp.write_text(json.dumps(config, indent=2) + "\n")
             tmp.replace(root / CONFIG_NAME)
-        self.engine  # noqa: B018  (creates the database through the migrations)
+        self._register_key()
         return created
+
+    @property
+    def key_path(self) -> Path:
+        return self.settings.workspace / "keys" / "workspace.pem"
+
+    @property
+    def signing_key(self) -> SigningKey:
+        """The workspace's own Ed25519 key: it signs log checkpoints (and decisions)."""
+        if self._key is None:
+            from clearance.signing import SigningKey
+
+            self._key = SigningKey.load(self.key_path)
+        return self._key
+
+    def _register_key(self) -> None:
+        """Record the workspace key's public half, once, so anyone can verify with it."""
+        from clearance.signing import b64
+        from clearance.store import repository as repo
+
+        key = self.signing_key
+        with self.transaction() as conn:
+            if any(k["key_id"] == key.key_id for k in repo.public_keys(conn)):
+                return
+            repo.insert_key(conn, key.key_id, "workspace", b64(key.public_raw), self.clock())
+            record_event(
+                conn,
+                self,
+                "key.registered",
+                "clearance",
+                key.key_id,
+                {"purpose": "workspace", "public_key": b64(key.public_raw)},
+            )
 
     @property
     def engine(self) -> Engine:
@@ -86,10 +128,18 @@ class Workspace:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
+        """One unit of work; if it appended events, it ends with a signed checkpoint and
+        `last_receipt` says where its events are in the log."""
+        from clearance.services.log import seal
         from clearance.store.db import transaction
 
         with transaction(self.engine) as conn:
+            conn.info.pop("clearance_events", None)
+            conn.info.pop("clearance_records", None)
             yield conn
+            receipt = seal(conn, self)
+        if receipt is not None:
+            self.last_receipt = receipt
 
     def close(self) -> None:
         if self._engine is not None:

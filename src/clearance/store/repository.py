@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from clearance.core.digest import canonical_json
+from clearance.core.checkpoint import Checkpoint
+from clearance.core.digest import canonical_json, json_digest
 from clearance.core.results import ApprovalRecord
 from clearance.store import tables as t
 from clearance.store.records import (
@@ -30,6 +31,21 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def record_digest(table: str, values: Mapping[str, Any]) -> str:
+    """Digest of a record row as stored (every column but the surrogate id)."""
+    return json_digest({"table": table, **{k: v for k, v in values.items() if k != "id"}})
+
+
+def _insert(conn: Connection, table: sa.Table, values: Mapping[str, Any]) -> int:
+    """Insert one record row and remember its digest for the event that records it."""
+    result = conn.execute(table.insert().values(**values))
+    conn.info.setdefault("clearance_records", []).append(
+        [table.name, record_digest(table.name, values)]
+    )
+    key = result.inserted_primary_key
+    return int(key[0]) if key and isinstance(key[0], int) else 0
+
+
 # systems ---------------------------------------------------------------------------------
 
 
@@ -38,8 +54,8 @@ def ensure_system(conn: Connection, system_id: str, name: str, owner: str, at: d
     exists = conn.execute(sa.select(t.systems.c.id).where(t.systems.c.id == system_id)).first()
     if exists:
         return False
-    conn.execute(
-        t.systems.insert().values(id=system_id, name=name, owner=owner, created_at=to_time(at))
+    _insert(
+        conn, t.systems, {"id": system_id, "name": name, "owner": owner, "created_at": to_time(at)}
     )
     return True
 
@@ -52,17 +68,19 @@ def list_systems(conn: Connection) -> list[str]:
 
 
 def insert_revision(conn: Connection, rev: RevisionRecord) -> None:
-    conn.execute(
-        t.revisions.insert().values(
-            digest=rev.digest,
-            system_id=rev.system_id,
-            version=rev.version,
-            author=rev.author,
-            message=rev.message,
-            filename=rev.filename,
-            document=_dumps(rev.document),
-            created_at=to_time(rev.created_at),
-        )
+    _insert(
+        conn,
+        t.revisions,
+        {
+            "digest": rev.digest,
+            "system_id": rev.system_id,
+            "version": rev.version,
+            "author": rev.author,
+            "message": rev.message,
+            "filename": rev.filename,
+            "document": _dumps(rev.document),
+            "created_at": to_time(rev.created_at),
+        },
     )
 
 
@@ -94,16 +112,18 @@ def revisions_of(conn: Connection, system_id: str) -> list[RevisionRecord]:
 
 
 def insert_candidate(conn: Connection, cand: CandidateRecord) -> None:
-    conn.execute(
-        t.candidates.insert().values(
-            digest=cand.digest,
-            revision=cand.revision,
-            system_id=cand.system_id,
-            version=cand.version,
-            components=_dumps([c.as_json() for c in cand.components]),
-            created_by=cand.created_by,
-            created_at=to_time(cand.created_at),
-        )
+    _insert(
+        conn,
+        t.candidates,
+        {
+            "digest": cand.digest,
+            "revision": cand.revision,
+            "system_id": cand.system_id,
+            "version": cand.version,
+            "components": _dumps([c.as_json() for c in cand.components]),
+            "created_by": cand.created_by,
+            "created_at": to_time(cand.created_at),
+        },
     )
 
 
@@ -133,7 +153,8 @@ def authors_of_candidate(conn: Connection, candidate: CandidateRecord) -> set[st
 def insert_evidence(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert evidence rows (dicts with the table's columns; times as datetimes)."""
     if rows:
-        conn.execute(t.evidence.insert(), [{**r, "added_at": to_time(r["added_at"])} for r in rows])
+        for r in rows:
+            _insert(conn, t.evidence, {**r, "added_at": to_time(r["added_at"])})
 
 
 def evidence_of(conn: Connection, candidate: str) -> list[EvidenceRecord]:
@@ -149,19 +170,20 @@ def evidence_of(conn: Connection, candidate: str) -> list[EvidenceRecord]:
 def insert_approval(
     conn: Connection, system_id: str, version: str, approval: ApprovalRecord
 ) -> int:
-    result = conn.execute(
-        t.approvals.insert().values(
-            system_id=system_id,
-            version=version,
-            candidate=approval.candidate,
-            role=approval.role,
-            person=approval.person,
-            decision=approval.decision,
-            comment=approval.comment,
-            created_at=to_time(approval.at),
-        )
+    return _insert(
+        conn,
+        t.approvals,
+        {
+            "system_id": system_id,
+            "version": version,
+            "candidate": approval.candidate,
+            "role": approval.role,
+            "person": approval.person,
+            "decision": approval.decision,
+            "comment": approval.comment,
+            "created_at": to_time(approval.at),
+        },
     )
-    return int(result.inserted_primary_key[0])
 
 
 def approvals_of(conn: Connection, system_id: str, version: str) -> list[ApprovalRecord]:
@@ -193,7 +215,7 @@ def insert_decision(conn: Connection, values: dict[str, Any]) -> int:
         "metrics": _dumps(values["metrics"]),
         "evaluated_at": to_time(values["evaluated_at"]),
     }
-    return int(conn.execute(t.decisions.insert().values(**row)).inserted_primary_key[0])
+    return _insert(conn, t.decisions, row)
 
 
 def get_decision(conn: Connection, decision_id: int) -> DecisionRecord | None:
@@ -228,7 +250,7 @@ def insert_release(conn: Connection, values: dict[str, Any]) -> int:
         "components": _dumps([c.as_json() for c in values["components"]]),
         "released_at": to_time(values["released_at"]),
     }
-    return int(conn.execute(t.releases.insert().values(**row)).inserted_primary_key[0])
+    return _insert(conn, t.releases, row)
 
 
 def releases_to(conn: Connection, system_id: str, target: str) -> list[ReleaseRecord]:
@@ -255,9 +277,9 @@ def releases_of_candidate(conn: Connection, candidate: str) -> list[ReleaseRecor
 # audit events ----------------------------------------------------------------------------
 
 
-def event_leaf_hash(event: dict[str, Any]) -> str:
-    """RFC 6962 leaf hash of an event: sha256(0x00 || canonical JSON)."""
-    return hashlib.sha256(b"\x00" + canonical_json(event)).hexdigest()
+def event_leaf_hash(entry: bytes) -> str:
+    """RFC 6962 leaf hash of an event's canonical JSON: sha256(0x00 || entry)."""
+    return hashlib.sha256(b"\x00" + entry).hexdigest()
 
 
 def append_event(
@@ -270,8 +292,15 @@ def append_event(
     at: datetime,
     system_id: str | None = None,
 ) -> EventRecord:
-    """Append an audit event inside the caller's transaction (so both commit or neither)."""
+    """Append an audit event inside the caller's transaction (so both commit or neither).
+
+    The event's canonical JSON (RFC 8785, `seq` included) is stored as written and is what
+    its Merkle leaf hashes; the other columns are indexes over it.
+    """
     seq = (conn.execute(sa.select(sa.func.max(t.events.c.seq))).scalar() or 0) + 1
+    records = conn.info.pop("clearance_records", [])
+    if records:
+        payload = {**payload, "records": records}
     record = EventRecord(
         seq=seq,
         at=from_time(to_time(at)),
@@ -282,7 +311,8 @@ def append_event(
         payload=payload,
         leaf_hash="",
     )
-    leaf = event_leaf_hash(record.as_json())
+    entry = canonical_json(record.as_json())
+    leaf = event_leaf_hash(entry)
     conn.execute(
         t.events.insert().values(
             seq=seq,
@@ -292,9 +322,11 @@ def append_event(
             system_id=system_id,
             subject=subject,
             payload=_dumps(payload),
+            entry=entry.decode(),
             leaf_hash=leaf,
         )
     )
+    conn.info.setdefault("clearance_events", []).append(seq)
     return EventRecord(**{**record.__dict__, "leaf_hash": leaf})
 
 
@@ -307,3 +339,92 @@ def events(
         query = query.where(t.events.c.subject.in_(list(subjects)))
     rows = conn.execute(query.order_by(t.events.c.seq).limit(limit))
     return [EventRecord.from_row(r) for r in rows]
+
+
+def event_rows(conn: Connection, *, after: int = 0, limit: int = 10_000) -> list[Any]:
+    """Raw rows of the log in order (seq, entry and the indexed columns), for verification."""
+    return list(
+        conn.execute(
+            sa.select(t.events).where(t.events.c.seq > after).order_by(t.events.c.seq).limit(limit)
+        )
+    )
+
+
+def leaf_hashes_after(conn: Connection, size: int) -> list[bytes]:
+    """Stored leaf hashes of the events after the first `size`, in order."""
+    rows = conn.execute(
+        sa.select(t.events.c.leaf_hash).where(t.events.c.seq > size).order_by(t.events.c.seq)
+    )
+    return [bytes.fromhex(h) for h in rows.scalars()]
+
+
+def leaf_hashes(conn: Connection, upto: int) -> list[bytes]:
+    """The stored leaf hashes of events 1..upto, in order."""
+    rows = conn.execute(
+        sa.select(t.events.c.leaf_hash).where(t.events.c.seq <= upto).order_by(t.events.c.seq)
+    )
+    return [bytes.fromhex(h) for h in rows.scalars()]
+
+
+# checkpoints and keys ---------------------------------------------------------------------
+
+
+def insert_checkpoint(conn: Connection, cp: Checkpoint, frontier: Any) -> None:
+    conn.execute(
+        t.checkpoints.insert().values(
+            size=cp.size,
+            root=cp.root,
+            at=cp.at,
+            key_id=cp.key_id,
+            signature=cp.signature,
+            frontier=_dumps(frontier),
+        )
+    )
+
+
+def latest_checkpoint(conn: Connection) -> tuple[Checkpoint, Any] | None:
+    row = conn.execute(sa.select(t.checkpoints).order_by(t.checkpoints.c.size.desc())).first()
+    if row is None:
+        return None
+    return _checkpoint(row), json.loads(row.frontier)
+
+
+def checkpoints(conn: Connection) -> list[Checkpoint]:
+    rows = conn.execute(sa.select(t.checkpoints).order_by(t.checkpoints.c.size))
+    return [_checkpoint(r) for r in rows]
+
+
+def _checkpoint(row: Any) -> Checkpoint:
+    return Checkpoint(row.size, row.root, row.at, row.key_id, row.signature)
+
+
+def insert_key(conn: Connection, key_id: str, purpose: str, public_key: str, at: datetime) -> None:
+    _insert(
+        conn,
+        t.keys,
+        {
+            "key_id": key_id,
+            "purpose": purpose,
+            "public_key": public_key,
+            "valid_from": to_time(at),
+            "created_at": to_time(at),
+        },
+    )
+
+
+def public_keys(conn: Connection) -> list[dict[str, Any]]:
+    """Every recorded public key with its validity window (until the next key's start)."""
+    rows = list(conn.execute(sa.select(t.keys).order_by(t.keys.c.valid_from)))
+    keys = []
+    for i, row in enumerate(rows):
+        later = [r.valid_from for r in rows[i + 1 :] if r.purpose == row.purpose]
+        keys.append(
+            {
+                "key_id": row.key_id,
+                "purpose": row.purpose,
+                "public_key": row.public_key,
+                "valid_from": row.valid_from,
+                "valid_until": later[0] if later else None,
+            }
+        )
+    return keys

@@ -120,9 +120,31 @@ events = sa.Table(
     sa.Column("system_id", sa.String(64)),
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("entry", sa.Text, nullable=False),
     sa.Column("leaf_hash", sa.String(64), nullable=False),
     sa.Index("ix_events_system", "system_id", "seq"),
     sa.Index("ix_events_subject", "subject"),
+)
+
+checkpoints = sa.Table(
+    "checkpoints",
+    metadata,
+    sa.Column("size", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("root", sa.String(64), nullable=False),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("key_id", Digest, nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),
+    sa.Column("frontier", sa.Text, nullable=False),
+)
+
+keys = sa.Table(
+    "keys",
+    metadata,
+    sa.Column("key_id", Digest, primary_key=True),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("public_key", sa.Text, nullable=False),
+    sa.Column("valid_from", Time, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
 )
 
 #: tables whose rows are records: no UPDATE or DELETE is ever allowed on them
@@ -135,4 +157,6 @@ INSERT_ONLY = (
     "decisions",
     "releases",
     "events",
+    "checkpoints",
+    "keys",
 )

@@ -1,5 +1,6 @@
 """Initial schema: systems, plan revisions, candidates, evidence, approvals, decisions,
-releases and the audit log, all insert-only (enforced by triggers).
+releases, the audit log with its signed checkpoints, and public keys; all insert-only
+(enforced by triggers).
 
 Revision ID: 0001
 Revises:
@@ -24,6 +25,8 @@ RECORDS = (
     "decisions",
     "releases",
     "events",
+    "checkpoints",
+    "keys",
 )
 
 
@@ -128,10 +131,28 @@ def upgrade() -> None:
         sa.Column("system_id", sa.String(64)),
         sa.Column("subject", sa.Text, nullable=False),
         sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("entry", sa.Text, nullable=False),
         sa.Column("leaf_hash", sa.String(64), nullable=False),
     )
     op.create_index("ix_events_system", "events", ["system_id", "seq"])
     op.create_index("ix_events_subject", "events", ["subject"])
+    op.create_table(
+        "checkpoints",
+        sa.Column("size", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("root", sa.String(64), nullable=False),
+        sa.Column("at", TIME, nullable=False),
+        sa.Column("key_id", DIGEST, nullable=False),
+        sa.Column("signature", sa.Text, nullable=False),
+        sa.Column("frontier", sa.Text, nullable=False),
+    )
+    op.create_table(
+        "keys",
+        sa.Column("key_id", DIGEST, primary_key=True),
+        sa.Column("purpose", sa.String(32), nullable=False),
+        sa.Column("public_key", sa.Text, nullable=False),
+        sa.Column("valid_from", TIME, nullable=False),
+        sa.Column("created_at", TIME, nullable=False),
+    )
     _forbid_changes()
 
 

@@ -1,0 +1,84 @@
+"""`clearance log checkpoint|verify|prove`: the tamper-evident audit log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from clearance.cli.output import console, workspace
+
+
+@click.group()
+def log() -> None:
+    """The audit log: signed checkpoints, verification, inclusion proofs."""
+
+
+@log.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also save it to FILE.")
+@click.pass_context
+def checkpoint(ctx: click.Context, output: str | None) -> None:
+    """Print the latest signed checkpoint (tree size, root, time, signature). Keep it: a
+    later `log verify --since FILE` proves the log still contains everything up to it.
+
+    \b
+    Example:
+      clearance log checkpoint -o checkpoint-2026-11-27.json
+    """
+    from clearance.services.log import latest
+
+    text = json.dumps(latest(workspace(ctx)).as_json(), indent=2)
+    if output:
+        Path(output).write_text(text + "\n")
+    click.echo(text)
+
+
+@log.command()
+@click.option(
+    "--since",
+    "since_file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A checkpoint kept earlier; the log must still contain it.",
+)
+@click.pass_context
+def verify(ctx: click.Context, since_file: str | None) -> None:
+    """Recompute the Merkle tree, check every checkpoint's root and signature, event order
+    and times, and consistency with a kept checkpoint. Exit 3 with the first bad index.
+
+    \b
+    Example:
+      clearance log verify --since checkpoint-2026-11-27.json
+    """
+    from clearance.core.checkpoint import Checkpoint
+    from clearance.errors import IntegrityError, UsageError
+    from clearance.services.log import verify_log
+
+    since = None
+    if since_file:
+        try:
+            since = Checkpoint.from_json(json.loads(Path(since_file).read_text()))
+        except ValueError as exc:
+            raise UsageError(f"{since_file}: {exc}") from None
+    report = verify_log(workspace(ctx), since)
+    if report.failures:
+        raise IntegrityError("the audit log does not verify:", report.failures)
+    kept = f"; it contains the kept checkpoint of size {since.size}" if since else ""
+    console().print(
+        f"Log verified: {report.events} events, {report.checkpoints} signed checkpoints{kept}."
+    )
+
+
+@log.command()
+@click.argument("event", type=int)
+@click.pass_context
+def prove(ctx: click.Context, event: int) -> None:
+    """Print an inclusion proof of EVENT (its number) against the latest checkpoint.
+
+    \b
+    Example:
+      clearance log prove 42 > proof-42.json
+    """
+    from clearance.services.log import prove as make_proof
+
+    click.echo(json.dumps(make_proof(workspace(ctx), event).as_json(), indent=2))

@@ -1,0 +1,1 @@
+"""Crash-safety harness: the writer process is killed with SIGKILL mid-write."""
