@@ -38,10 +38,17 @@ def pack() -> None:
 
 @pack.command()
 @click.argument("pack_file", metavar="PACK", type=click.Path(dir_okay=False))
-def verify(pack_file: str) -> None:
-    """Re-hash every file of the pack against its manifest and its content addresses.
+@click.option(
+    "--checkpoint",
+    "kept_file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A checkpoint or receipt you kept: the pack's log must contain it.",
+)
+def verify(pack_file: str, kept_file: str | None) -> None:
+    """Check the pack offline: every file against the signed manifest, every event against
+    the signed log, evidence and revisions against their digests, approvals against events.
 
-    Exit 0 when everything matches, 3 naming each file that does not.
+    Exit 0 when everything holds, 3 naming each thing that does not.
 
     \b
     Example:
@@ -52,7 +59,22 @@ def verify(pack_file: str) -> None:
     from clearance.errors import IntegrityError
     from clearance.exports.pack import verify_pack
 
-    failures = verify_pack(Path(pack_file))
+    kept = None
+    if kept_file:
+        import json
+
+        from clearance.core.checkpoint import Checkpoint
+        from clearance.errors import UsageError
+
+        try:
+            data = json.loads(Path(kept_file).read_text())
+            kept = Checkpoint.from_json(data.get("checkpoint", data))
+        except (ValueError, AttributeError) as exc:
+            raise UsageError(f"{kept_file}: not a checkpoint or receipt ({exc})") from None
+    failures = verify_pack(Path(pack_file), kept)
     if failures:
         raise IntegrityError(f"{pack_file} does not verify:", failures)
-    console().print(f"{pack_file}: verified — every file matches the manifest.")
+    console().print(
+        f"{pack_file}: verified — every file matches the signed manifest, and every event "
+        "is proven in the signed log" + (" that contains your checkpoint." if kept else ".")
+    )

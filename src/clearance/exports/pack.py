@@ -12,15 +12,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clearance.core.checkpoint import Checkpoint
 from clearance.core.digest import candidate_digest, revision_digest
 from clearance.errors import IntegrityError, NotFoundError, UsageError
 from clearance.exports.html import render_index
+from clearance.exports.packlog import (
+    CHECKPOINT,
+    EVENTS,
+    KEYS,
+    LEAVES,
+    PROOFS,
+    SIGNATURE,
+    log_files,
+    verify_log_files,
+)
 from clearance.services.plans import LoadedPlan, candidate_of
 from clearance.services.workspace import Workspace, record_event
+from clearance.signing import b64
 
 FORMAT = "clearance-audit-pack/1"
 MANIFEST = "manifest.json"
 _CHUNK = 1024 * 1024
+_SMALL = 256 * 1024 * 1024  # log files above this are refused rather than read whole
+LOG_FILES = (EVENTS, CHECKPOINT, LEAVES, PROOFS, KEYS)
 
 
 def _json_bytes(data: Any) -> bytes:
@@ -56,7 +70,8 @@ def export_pack(ws: Workspace, loaded: LoadedPlan, out: Path, actor: str) -> Exp
         decisions = repo.decisions_of(conn, candidate.digest)
         releases = repo.releases_of_candidate(conn, candidate.digest)
         subjects = {candidate.digest, plan.system.id, *(r.digest for r in revisions)}
-        events = [e.as_json() for e in _all_events(conn, subjects)]
+        log = log_files(conn, subjects)
+    events = json.loads(log[EVENTS]) if log else []
 
     files: dict[str, bytes] = {}
     files["candidate.json"] = _json_bytes(
@@ -145,7 +160,7 @@ def export_pack(ws: Workspace, loaded: LoadedPlan, out: Path, actor: str) -> Exp
             for r in releases
         ]
     )
-    files["events.json"] = _json_bytes(events)
+    files.update(log)
     files["index.html"] = render_index(
         plan=plan,
         candidate=candidate,
@@ -175,8 +190,13 @@ def export_pack(ws: Workspace, loaded: LoadedPlan, out: Path, actor: str) -> Exp
         "files": dict(sorted(manifest_files.items())),
     }
     manifest_bytes = _json_bytes(manifest)
+    key = ws.signing_key
+    signature = {"key_id": key.key_id, "signature": b64(key.sign(manifest_bytes))}
     _write_zip(
-        out, manifest_bytes, files, {n: ws.blobs.path_of(e.digest) for n, e in blob_files.items()}
+        out,
+        manifest_bytes,
+        {**files, SIGNATURE: _json_bytes(signature)},
+        {n: ws.blobs.path_of(e.digest) for n, e in blob_files.items()},
     )
 
     with ws.transaction() as conn:
@@ -193,18 +213,6 @@ def export_pack(ws: Workspace, loaded: LoadedPlan, out: Path, actor: str) -> Exp
             plan.system.id,
         )
     return Exported(out, len(manifest_files) + 1, candidate.digest)
-
-
-def _all_events(conn: Any, subjects: set[str]) -> list[Any]:
-    from clearance.store import repository as repo
-
-    out, after = [], 0
-    while True:
-        page = repo.events(conn, subjects=subjects, after=after, limit=1000)
-        out += page
-        if len(page) < 1000:
-            return out
-        after = page[-1].seq
 
 
 def _evidence_path(digest: str) -> str:
@@ -248,8 +256,9 @@ def _info(name: str) -> zipfile.ZipInfo:
 # -- verification -----------------------------------------------------------------------------
 
 
-def verify_pack(path: Path) -> list[str]:
-    """Every way the pack fails to match its manifest and its own content addresses.
+def verify_pack(path: Path, kept: Checkpoint | None = None) -> list[str]:
+    """Every way the pack fails to match its manifest, its signatures, its log and its own
+    content addresses; `kept` is a checkpoint the auditor saved earlier.
 
     Returns the failures (empty when the pack verifies); raises IntegrityError when the file
     is not a pack at all.
@@ -275,7 +284,7 @@ def verify_pack(path: Path) -> list[str]:
         if len(names) != len(set(names)):
             failures.append("the pack holds the same file name twice")
         for name in names:
-            if name != MANIFEST and name not in listed:
+            if name not in (MANIFEST, SIGNATURE) and name not in listed:
                 failures.append(f"{name}: in the pack but not in the manifest (file added)")
         actual: dict[str, str] = {}
         for name, entry in listed.items():
@@ -286,6 +295,42 @@ def verify_pack(path: Path) -> list[str]:
             if actual[name] != entry.get("sha256"):
                 failures.append(f"{name}: sha256 does not match the manifest (file altered)")
         failures += _content_addresses(zf, actual, manifest)
+        small = {
+            n: zf.read(n)
+            for n in (*LOG_FILES, SIGNATURE, "approvals.json")
+            if n in names and zf.getinfo(n).file_size < _SMALL
+        }
+        failures += verify_log_files(small, zf.read(MANIFEST), manifest.get("candidate"), kept)
+        failures += _approvals(small, manifest.get("candidate"))
+    return failures
+
+
+def _approvals(files: dict[str, bytes], candidate: str | None) -> list[str]:
+    """Every approval shown as given for this candidate has its own event on the log."""
+    try:
+        approvals = json.loads(files["approvals.json"])
+        events = json.loads(files[EVENTS])
+    except (KeyError, ValueError):
+        return ["approvals.json or events.json missing or unreadable"]
+    signed = {
+        (e["actor"], e["payload"].get("role"), e["subject"])
+        for e in events
+        if e.get("type") in ("approval.approved", "approval.rejected")
+    }
+    failures = []
+    for a in approvals:
+        if not a.get("current"):
+            continue
+        if a.get("candidate") != candidate:
+            failures.append(
+                f"approvals.json: approval by {a.get('person')} is for candidate "
+                f"{a.get('candidate')}, not this one (replayed)"
+            )
+        elif (a.get("person"), a.get("role"), candidate) not in signed:
+            failures.append(
+                f"approvals.json: approval by {a.get('person')} as {a.get('role')} "
+                "has no event on the log for this candidate (replayed or forged)"
+            )
     return failures
 
 

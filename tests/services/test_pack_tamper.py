@@ -1,0 +1,212 @@
+"""Offline pack verification names each kind of tampering, even when the attacker fixes up
+the manifest's hashes (they cannot re-sign it without the workspace key)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from clearance.core.checkpoint import Checkpoint, checkpoint_message
+from clearance.core.digest import canonical_json
+from clearance.core.merkle import leaf_hash, root
+from clearance.exports.pack import export_pack, verify_pack
+from clearance.services.approvals import sign
+from clearance.services.evidence import add_evidence
+from clearance.services.log import latest
+from clearance.services.plans import load_plan, submit_plan
+from clearance.services.releases import release
+from clearance.services.workspace import Workspace
+from clearance.settings import Settings
+from clearance.signing import SigningKey, b64
+from tests.builders import write_plan_folder
+
+Files = dict[str, bytes]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Files, Checkpoint]:
+    root_dir = tmp_path_factory.mktemp("pack")
+    ws = Workspace(Settings(workspace=root_dir / ".clearance"))
+    ws.create()
+    loaded = load_plan(write_plan_folder(root_dir / "p"), ws.settings)
+    submit_plan(ws, loaded, "alice@example.com", "First")
+    add_evidence(ws, loaded, "uat", loaded.resolve("docs/uat.md"), "carol", role="product-owner")
+    sign(ws, loaded, "model-risk", "dana@example.com", "approve", "ok")
+    sign(ws, loaded, "eng-manager", "erik@example.com", "approve", "ok")
+    release(ws, loaded, "ops")
+    kept = latest(ws)
+    pack = root_dir / "pack.zip"
+    export_pack(ws, loaded, pack, "auditor")
+    with zipfile.ZipFile(pack) as zf:
+        files = {n: zf.read(n) for n in zf.namelist()}
+    ws.close()
+    return files, kept
+
+
+def write(tmp_path: Path, files: Files, fix_manifest: bool = True) -> Path:
+    """A pack with `files`; the manifest's hashes recomputed as a careful forger would."""
+    files = dict(files)
+    if fix_manifest:
+        manifest = json.loads(files["manifest.json"])
+        manifest["files"] = {
+            name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+            for name, data in files.items()
+            if name not in ("manifest.json", "manifest.sig")
+        }
+        files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    path = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return path
+
+
+def events_edit(files: Files, change: Callable[[list[dict]], None]) -> Files:
+    events = json.loads(files["events.json"])
+    change(events)
+    return {**files, "events.json": json.dumps(events).encode()}
+
+
+def test_untouched_pack_verifies_with_and_without_the_kept_checkpoint(
+    exported: tuple[Files, Checkpoint], tmp_path: Path
+) -> None:
+    files, kept = exported
+    path = write(tmp_path, files, fix_manifest=False)
+    assert verify_pack(path) == []
+    assert verify_pack(path, kept) == []
+
+
+def _second_event_actor(events: list[dict]) -> None:
+    events[1]["actor"] = "mallory"
+
+
+def _drop_second(events: list[dict]) -> None:
+    del events[1]
+
+
+def _swap(events: list[dict]) -> None:
+    events[1], events[2] = events[2], events[1]
+
+
+def _insert(events: list[dict]) -> None:
+    events.append({**events[-1], "seq": 10_000, "type": "approval.approved"})
+
+
+def _backdate(events: list[dict]) -> None:
+    events[3]["at"] = "2001-01-01T00:00:00.000000Z"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (_second_event_actor, "differs from what the log recorded (edited)"),
+        (_swap, "out of order (reordered events)"),
+        (_insert, "is not in the signed log (inserted)"),
+        (_backdate, "(backdated)"),
+    ],
+)
+def test_event_tampering_is_named(
+    exported: tuple[Files, Checkpoint], tmp_path: Path, change: Callable, expected: str
+) -> None:
+    files, _ = exported
+    failures = verify_pack(write(tmp_path, events_edit(files, change)))
+    assert any(expected in f for f in failures), failures
+    assert "manifest.sig: the manifest's signature does not verify" in failures
+
+
+def test_deleted_event_breaks_the_signed_manifest(
+    exported: tuple[Files, Checkpoint], tmp_path: Path
+) -> None:
+    files, _ = exported
+    failures = verify_pack(write(tmp_path, events_edit(files, _drop_second)))
+    assert failures == ["manifest.sig: the manifest's signature does not verify"]
+
+
+def test_swapped_evidence_is_named(exported: tuple[Files, Checkpoint], tmp_path: Path) -> None:
+    files, _ = exported
+    name = next(n for n in files if n.startswith("evidence/files/"))
+    failures = verify_pack(write(tmp_path, {**files, name: b"other evidence"}))
+    assert f"{name}: content does not match its digest name (evidence swapped)" in failures
+
+
+def test_replayed_approval_is_named(exported: tuple[Files, Checkpoint], tmp_path: Path) -> None:
+    files, _ = exported
+    approvals = json.loads(files["approvals.json"])
+    approvals.append({**approvals[0], "person": "frank@example.com"})
+    failures = verify_pack(
+        write(tmp_path, {**files, "approvals.json": json.dumps(approvals).encode()})
+    )
+    assert any("approval by frank@example.com" in f and "replayed" in f for f in failures)
+
+
+def test_edited_manifest_entry_and_added_file(
+    exported: tuple[Files, Checkpoint], tmp_path: Path
+) -> None:
+    files, _ = exported
+    manifest = json.loads(files["manifest.json"])
+    manifest["files"]["index.html"]["sha256"] = "0" * 64
+    edited = {**files, "manifest.json": json.dumps(manifest).encode()}
+    failures = verify_pack(write(tmp_path, edited, fix_manifest=False))
+    assert "index.html: sha256 does not match the manifest (file altered)" in failures
+    assert "manifest.sig: the manifest's signature does not verify" in failures
+    added = verify_pack(write(tmp_path, {**files, "extra.txt": b"x"}, fix_manifest=False))
+    assert "extra.txt: in the pack but not in the manifest (file added)" in added
+
+
+def test_cut_tail_is_caught_against_a_kept_checkpoint(
+    exported: tuple[Files, Checkpoint], tmp_path: Path
+) -> None:
+    files, kept = exported
+    later = Checkpoint(kept.size + 5, "ab" * 32, kept.at, kept.key_id, kept.signature)
+    failures = verify_pack(write(tmp_path, files, fix_manifest=False), later)
+    assert any("events were cut from its end" in f for f in failures)
+
+
+def test_history_rewritten_and_re_signed_with_another_key(
+    exported: tuple[Files, Checkpoint], tmp_path: Path
+) -> None:
+    """A forger with their own key can make a self-consistent pack; the auditor's kept
+    checkpoint exposes it."""
+    files, kept = exported
+    forger = SigningKey.generate()
+    events = json.loads(files["events.json"])
+    events[1]["actor"] = "mallory"
+    leaves = [bytes.fromhex(h) for h in files["log/leaves.txt"].decode().split()]
+    leaves[events[1]["seq"] - 1] = leaf_hash(canonical_json(events[1]))
+    cp = json.loads(files["log/checkpoint.json"])
+    new_root = root(leaves).hex()
+    cp.update(
+        root=new_root,
+        key_id=forger.key_id,
+        signature=b64(forger.sign(checkpoint_message(cp["size"], new_root, cp["at"]))),
+    )
+    keys = [
+        {
+            "key_id": forger.key_id,
+            "purpose": "workspace",
+            "public_key": b64(forger.public_raw),
+            "valid_from": "2000-01-01T00:00:00.000000Z",
+            "valid_until": None,
+        }
+    ]
+    forged = {
+        **files,
+        "events.json": json.dumps(events).encode(),
+        "log/leaves.txt": "".join(h.hex() + "\n" for h in leaves).encode(),
+        "log/checkpoint.json": json.dumps(cp).encode(),
+        "keys.json": json.dumps(keys).encode(),
+        "log/proofs.json": b"{}",
+    }
+    with zipfile.ZipFile(write(tmp_path, forged)) as zf:
+        content = {n: zf.read(n) for n in zf.namelist()}
+    content["manifest.sig"] = json.dumps(
+        {"key_id": forger.key_id, "signature": b64(forger.sign(content["manifest.json"]))}
+    ).encode()
+    path = write(tmp_path, content, fix_manifest=False)
+    failures = verify_pack(path, kept)
+    assert any("re-signed with another key" in f for f in failures), failures
