@@ -178,6 +178,66 @@ def check_500() -> dict[str, float]:
     return {"check_500_seconds": round(cold, 3), "check_500_seconds_warm": round(warm, 3)}
 
 
+def log_verify(n: int = 100_000) -> dict[str, float]:
+    """`verify_log` over a workspace whose log holds `n` events (baseline: hashing the same
+    entries with nothing else, in the same run)."""
+    import hashlib
+
+    from clearance.core.checkpoint import Checkpoint, checkpoint_message
+    from clearance.core.digest import canonical_json
+    from clearance.core.merkle import Frontier
+    from clearance.services.log import verify_log
+    from clearance.services.workspace import Workspace
+    from clearance.settings import Settings
+    from clearance.signing import b64
+    from clearance.store import repository as repo
+    from clearance.store import tables as t
+    from clearance.store.records import to_time
+
+    root = WORK / "log"
+    shutil.rmtree(root, ignore_errors=True)
+    ws = Workspace(Settings(workspace=root / ".clearance"))
+    ws.create()
+    with ws.engine.connect() as conn:
+        start = repo.latest_checkpoint(conn)
+    assert start is not None
+    first = start[0].size + 1
+    rows, leaves = [], []
+    at = to_time(ws.clock())
+    for seq in range(first, first + n):
+        payload = {"criterion_id": f"c{seq % 500}", "digest": "sha256:" + "ab" * 32}
+        event = {"seq": seq, "at": at, "type": "evidence.added", "actor": "bench",
+                 "system_id": "bench", "subject": "sha256:" + "cd" * 32, "payload": payload}
+        entry = canonical_json(event)
+        leaf = hashlib.sha256(b"\x00" + entry).digest()
+        leaves.append(leaf)
+        rows.append({**event, "payload": json.dumps(payload, sort_keys=True),
+                     "entry": entry.decode(), "leaf_hash": leaf.hex()})
+    with ws.transaction() as conn:
+        conn.execute(t.events.insert(), rows)
+        frontier = Frontier.from_json(start[1]).extended(leaves)
+        key = ws.signing_key
+        message = checkpoint_message(frontier.size, frontier.root().hex(), at)
+        cp = Checkpoint(frontier.size, frontier.root().hex(), at, key.key_id,
+                        b64(key.sign(message)))
+        repo.insert_checkpoint(conn, cp, frontier.to_json())
+    entries = [r["entry"].encode() for r in rows]
+    baseline = best(lambda: [hashlib.sha256(b"\x00" + e).digest() for e in entries], runs=3)
+    report = None
+
+    def run() -> None:
+        nonlocal report
+        report = verify_log(ws)
+
+    took = best(run, runs=3)
+    assert report is not None and not report.failures, report
+    ws.close()
+    return {
+        "log_verify_events_per_s": round(report.events / took),
+        "log_verify_vs_bare_hashing": round(baseline / took, 3),
+    }
+
+
 def help_ratio() -> dict[str, float]:
     python = best(lambda: sh(str(BIN / "python"), "-c", "pass"), runs=10)
     helps = best(lambda: sh(CLEARANCE, "--help"), runs=10)
@@ -197,6 +257,7 @@ def main() -> None:
         results.update(step(big))
         print(json.dumps(results, indent=2), file=sys.stderr)
     results.update(check_500())
+    results.update(log_verify())
     results.update(help_ratio())
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

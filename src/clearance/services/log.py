@@ -88,19 +88,21 @@ def verify_log(
         sizes = sorted(wanted)
         after = 0
         while not report.failures:
-            rows = repo.event_rows(conn, after=after, limit=PAGE)
+            rows = repo.event_tuples(conn, after=after, limit=PAGE)
             leaves: list[bytes] = []
             for row in rows:
+                seq = row[0]
                 expected = after + len(leaves) + 1
-                if row.seq != expected:
-                    report.fail(f"event {expected}: missing (the log jumps to {row.seq})")
+                if seq != expected:
+                    report.fail(f"event {expected}: missing (the log jumps to {seq})")
                     break
-                problem = _check_event(row, last_at)
+                leaf = leaf_hash(row[7].encode())
+                problem = _check_event(row, leaf, last_at)
                 if problem:
-                    report.fail(f"event {row.seq}: {problem}")
+                    report.fail(f"event {seq}: {problem}")
                     break
-                last_at = row.at
-                leaves.append(leaf_hash(row.entry.encode()))
+                last_at = row[1]
+                leaves.append(leaf)
             # extend checkpoint by checkpoint, so each stored root is compared at its size
             start = 0
             for size in sizes:
@@ -117,7 +119,7 @@ def verify_log(
                 progress(frontier.size)
             if len(rows) < PAGE or report.failures:
                 break
-            after = rows[-1].seq
+            after = rows[-1][0]
         if report.failures:
             return report
         beyond = [size for size in wanted if size > frontier.size]
@@ -130,25 +132,22 @@ def verify_log(
     return report
 
 
-def _check_event(row: Any, last_at: str) -> str | None:
-    if repo_leaf(row.entry) != row.leaf_hash:
+def _check_event(row: tuple[Any, ...], leaf: bytes, last_at: str) -> str | None:
+    """Check one log row (columns as in `repo.event_tuples`) against its own entry."""
+    if leaf.hex() != row[8]:
         return "stored leaf hash does not match the event's content"
     try:
-        entry = json.loads(row.entry)
+        entry = json.loads(row[7])
     except ValueError:
         return "content is not JSON"
-    for column in _COLUMNS:
-        if entry.get(column) != getattr(row, column):
+    for i, column in enumerate(_COLUMNS):
+        if entry.get(column) != row[i]:
             return f"column {column} was changed (the log says {entry.get(column)!r})"
-    if json.loads(row.payload) != entry.get("payload"):
+    if json.loads(row[6]) != entry.get("payload"):
         return "column payload was changed"
-    if row.at < last_at:
-        return f"recorded at {row.at}, before the event preceding it ({last_at}): backdated"
+    if row[1] < last_at:
+        return f"recorded at {row[1]}, before the event preceding it ({last_at}): backdated"
     return None
-
-
-def repo_leaf(entry: str) -> str:
-    return leaf_hash(entry.encode()).hex()
 
 
 def _check_at(

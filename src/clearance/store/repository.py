@@ -350,6 +350,27 @@ def event_rows(conn: Connection, *, after: int = 0, limit: int = 10_000) -> list
     )
 
 
+def event_tuples(conn: Connection, *, after: int = 0, limit: int = 10_000) -> list[Any]:
+    """Log rows as plain tuples (seq, at, type, actor, system_id, subject, payload, entry,
+    leaf_hash): the fast path for verifying many events."""
+    columns = [
+        t.events.c[name]
+        for name in (
+            "seq",
+            "at",
+            "type",
+            "actor",
+            "system_id",
+            "subject",
+            "payload",
+            "entry",
+            "leaf_hash",
+        )
+    ]
+    query = sa.select(*columns).where(t.events.c.seq > after).order_by(t.events.c.seq)
+    return [tuple(r) for r in conn.execute(query.limit(limit))]
+
+
 def leaf_hashes_after(conn: Connection, size: int) -> list[bytes]:
     """Stored leaf hashes of the events after the first `size`, in order."""
     rows = conn.execute(
