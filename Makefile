@@ -33,7 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 soak: $(STAMP)
-	$(BIN)/python -m pytest -m soak tests
+	CLEARANCE_SOAK=1 $(BIN)/python -m pytest -m soak tests
 
 clean:
 	rm -rf $(VENV) clearance-demo .clearance bench/results.json
