@@ -206,20 +206,34 @@ def log_verify(n: int = 100_000) -> dict[str, float]:
     at = to_time(ws.clock())
     for seq in range(first, first + n):
         payload = {"criterion_id": f"c{seq % 500}", "digest": "sha256:" + "ab" * 32}
-        event = {"seq": seq, "at": at, "type": "evidence.added", "actor": "bench",
-                 "system_id": "bench", "subject": "sha256:" + "cd" * 32, "payload": payload}
+        event = {
+            "seq": seq,
+            "at": at,
+            "type": "evidence.added",
+            "actor": "bench",
+            "system_id": "bench",
+            "subject": "sha256:" + "cd" * 32,
+            "payload": payload,
+        }
         entry = canonical_json(event)
         leaf = hashlib.sha256(b"\x00" + entry).digest()
         leaves.append(leaf)
-        rows.append({**event, "payload": json.dumps(payload, sort_keys=True),
-                     "entry": entry.decode(), "leaf_hash": leaf.hex()})
+        rows.append(
+            {
+                **event,
+                "payload": json.dumps(payload, sort_keys=True),
+                "entry": entry.decode(),
+                "leaf_hash": leaf.hex(),
+            }
+        )
     with ws.transaction() as conn:
         conn.execute(t.events.insert(), rows)
         frontier = Frontier.from_json(start[1]).extended(leaves)
         key = ws.signing_key
         message = checkpoint_message(frontier.size, frontier.root().hex(), at)
-        cp = Checkpoint(frontier.size, frontier.root().hex(), at, key.key_id,
-                        b64(key.sign(message)))
+        cp = Checkpoint(
+            frontier.size, frontier.root().hex(), at, key.key_id, b64(key.sign(message))
+        )
         repo.insert_checkpoint(conn, cp, frontier.to_json())
     entries = [r["entry"].encode() for r in rows]
     baseline = best(lambda: [hashlib.sha256(b"\x00" + e).digest() for e in entries], runs=3)
