@@ -39,7 +39,7 @@ RUNS = 20
 SOAK_RUNS = 100
 #: the kill comes this long (uniformly drawn) after the writer is ready
 MAX_DELAY = 1.5
-SOAK_MAX_DELAY = 4.0
+SOAK_MAX_DELAY = 3.5
 WRITES_AFTER = 4
 TIMEOUT = 120.0
 WRITER = Path(__file__).with_name("writer.py")
