@@ -242,6 +242,7 @@ def test_every_command_documents_an_example(tmp_path: Path) -> None:
         "log checkpoint",
         "log verify",
         "log prove",
+        "log show",
         "demo",
     ]
     assert {c.split()[0] for c in leaves} == set(COMMANDS)
@@ -275,3 +276,26 @@ def test_init_with_template_writes_a_valid_plan(tmp_path: Path) -> None:
     again = run(tmp_path, "init", "--template", "llm-app")
     assert_clean_error(again, 2)
     assert "already exist" in again.stderr and "--force" in again.stderr
+
+
+def test_log_commands(project: Path) -> None:
+    """Receipts can be kept and checked; the log pages; a bad kept checkpoint exits 3."""
+    import json as _json
+
+    assert run(project, "--receipt", "r.json", "check", "plan.yaml").returncode == 1
+    receipt = _json.loads((project / "r.json").read_text())
+    assert receipt["seq"] <= receipt["checkpoint"]["size"]
+    (project / "kept.json").write_text(_json.dumps(receipt["checkpoint"]))
+    proc = run(project, "log", "verify", "--since", "kept.json")
+    assert proc.returncode == 0 and "contains the kept checkpoint" in proc.stdout
+    page = run(project, "log", "show", "--limit", "2")
+    assert [_json.loads(line)["seq"] for line in page.stdout.splitlines()] == [1, 2]
+    assert "more: clearance log show --after 2" in page.stderr
+    proof = _json.loads(run(project, "log", "prove", "1").stdout)
+    assert proof["leaf_index"] == 0 and proof["inclusion_path"]
+    forged = {**receipt["checkpoint"], "root": "00" * 32}
+    (project / "forged.json").write_text(_json.dumps(forged))
+    proc = run(project, "log", "verify", "--since", "forged.json")
+    assert_clean_error(proc, 3)
+    assert "the kept checkpoint has a different root" in proc.stderr
+    assert_clean_error(run(project, "log", "prove", "999"), 2)

@@ -210,3 +210,22 @@ def test_history_rewritten_and_re_signed_with_another_key(
     path = write(tmp_path, content, fix_manifest=False)
     failures = verify_pack(path, kept)
     assert any("re-signed with another key" in f for f in failures), failures
+
+
+def test_matrix_claiming_more_than_the_records_is_named(
+    exported: tuple[Files, Checkpoint], tmp_path: Path
+) -> None:
+    files, _ = exported
+    forged = files["control-matrix.csv"].replace(b"not covered", b"covered")
+    assert forged != files["control-matrix.csv"]
+    failures = verify_pack(write(tmp_path, {**files, "control-matrix.csv": forged}))
+    assert "control-matrix.csv: does not match what the pack's own records cover" in failures
+
+
+def test_control_matrix_is_in_the_pack_and_index(exported: tuple[Files, Checkpoint]) -> None:
+    files, _ = exported
+    rows = files["control-matrix.csv"].decode().splitlines()
+    assert rows[0] == "requirement,control,text,status,criteria,evidence,note"
+    assert len(rows) == 13  # every requirement of A.6.2.5, B.6.2.5 and practice
+    assert any(r.startswith("B.6.2.5-approvals,") and ",covered," in r for r in rows)
+    assert b"ISO/IEC 42001 control matrix" in files["index.html"]

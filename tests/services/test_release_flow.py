@@ -250,3 +250,46 @@ def test_export_into_a_folder_is_refused(ws: Workspace, plan_path: Path, tmp_pat
     check(ws, loaded, "ci")
     with pytest.raises(UsageError, match="is a folder; give the pack's file name"):
         export_pack(ws, loaded, tmp_path, "auditor")
+
+
+def test_pack_of_a_second_release_holds_the_diff_from_the_first(
+    ws: Workspace, plan_path: Path, tmp_path: Path
+) -> None:
+    """The pack shows what changed since the revision running in the target, verifiably."""
+    loaded = load_plan(plan_path, ws.settings)
+    approve_all(ws, loaded)
+    release(ws, loaded, "ops")
+    doc = yaml.safe_load(plan_path.read_text())
+    doc["release"]["version"] = "2.5.0"
+    doc["criteria"][0]["threshold"] = 0.85
+    doc["rollback"]["to"] = "previous"
+    plan_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    second = load_plan(plan_path, ws.settings)
+    approve_all(ws, second)
+    release(ws, second, "ops")
+    pack = tmp_path / "second.zip"
+    export_pack(ws, second, pack, "auditor")
+    assert verify_pack(pack) == []
+    with zipfile.ZipFile(pack) as zf:
+        diff = json.loads(zf.read("plan/diff-from-released.json"))
+        index = zf.read("index.html").decode()
+    changed = {(c["section"], c["item"], c["field"]) for c in diff["changes"]}
+    assert ("criteria", "auc", "threshold") in changed
+    assert ("release", "", "version") in changed
+    assert diff["from"] != diff["to"]
+    assert "criteria auc: threshold 0.8 -&gt; 0.85" in index
+
+
+def test_change_of_owner_is_an_event(ws: Workspace, plan_path: Path) -> None:
+    from clearance.store.repository import events
+
+    submit_plan(ws, load_plan(plan_path, ws.settings), "alice@example.com", "First")
+    doc = yaml.safe_load(plan_path.read_text())
+    doc["release"]["owner"] = "bob@example.com"
+    plan_path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    submit_plan(ws, load_plan(plan_path, ws.settings), "alice@example.com", "Bob owns it")
+    with ws.engine.connect() as conn:
+        changed = [e for e in events(conn) if e.type == "plan.owner_changed"]
+    assert len(changed) == 1
+    assert changed[0].payload["from"] == "alice@example.com"
+    assert changed[0].payload["to"] == "bob@example.com"

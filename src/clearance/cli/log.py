@@ -82,3 +82,25 @@ def prove(ctx: click.Context, event: int) -> None:
     from clearance.services.log import prove as make_proof
 
     click.echo(json.dumps(make_proof(workspace(ctx), event).as_json(), indent=2))
+
+
+@log.command()
+@click.option("--after", type=int, default=0, show_default=True, help="Start after this event.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--subject", help="Only events about this digest or system id.")
+@click.pass_context
+def show(ctx: click.Context, after: int, limit: int, subject: str | None) -> None:
+    """List events a page at a time, oldest first, as JSON lines.
+
+    \b
+    Example:
+      clearance log show --after 100 --limit 50
+    """
+    from clearance.store import repository as repo
+
+    with workspace(ctx).engine.connect() as conn:
+        page = repo.events(conn, subjects=[subject] if subject else None, after=after, limit=limit)
+    for event in page:
+        click.echo(json.dumps({**event.as_json(), "leaf_hash": event.leaf_hash}))
+    if len(page) == limit:
+        click.echo(f"more: clearance log show --after {page[-1].seq} --limit {limit}", err=True)

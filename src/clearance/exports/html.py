@@ -18,7 +18,7 @@ th,td{border:1px solid #d8dce3;padding:.3rem .5rem;text-align:left;vertical-alig
 th{background:#f2f4f7}code{font-size:.85em;word-break:break-all}
 .GO,.passed,.approve{color:#106b2d;font-weight:600}
 .NO-GO,.failed,.error,.reject{color:#a4161a;font-weight:600}
-.pending{color:#8a5a00;font-weight:600}.waived{color:#4b3fa0;font-weight:600}
+.pending,.not-covered{color:#8a5a00;font-weight:600}.covered{color:#106b2d;font-weight:600}.waived{color:#4b3fa0;font-weight:600}
 """
 
 
@@ -39,6 +39,9 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], classes: int =
 
 def render_index(
     *,
+    coverage: Sequence[Any],
+    changes: Sequence[str],
+    previous: str | None,
     plan: Plan,
     candidate: Any,
     revisions: Sequence[Any],
@@ -75,6 +78,28 @@ def render_index(
                 ("Latest decision", outcome),
             ],
         ),
+        "<h2>ISO/IEC 42001 control matrix (A.6.2.5, B.6.2.5)</h2>",
+        "<p>Covered only where this release's recorded results show it; "
+        "<code>control-matrix.csv</code> holds the same table.</p>",
+        _table(
+            ["Requirement", "Status", "Criteria", "Evidence", "Note"],
+            [
+                (
+                    f"{c.requirement.id}: {c.requirement.text}",
+                    "covered" if c.covered else "not-covered",
+                    ", ".join(c.criteria),
+                    ", ".join(e[:30] for e in c.evidence),
+                    c.note,
+                )
+                for c in coverage
+            ],
+            classes=1,
+        ),
+        "<h2>Changes since the release now running in the target</h2>",
+        f"<p>From revision <code>{escape(previous)}</code>:</p>"
+        + _table(["Change"], [(c,) for c in changes])
+        if previous
+        else "<p>First release to this target: nothing to compare with.</p>",
         "<h2>Components</h2>",
         _table(
             ["Name", "Kind", "Version", "Deployed in this release", "Digest"],

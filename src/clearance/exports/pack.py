@@ -10,12 +10,17 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from clearance.store.records import RevisionRecord
 
 from clearance.core.checkpoint import Checkpoint
+from clearance.core.diff import diff_plans
 from clearance.core.digest import candidate_digest, revision_digest
 from clearance.errors import IntegrityError, NotFoundError, UsageError
 from clearance.exports.html import render_index
+from clearance.exports.matrix import MATRIX, matrix_csv, matrix_from_pack
 from clearance.exports.packlog import (
     CHECKPOINT,
     EVENTS,
@@ -33,6 +38,7 @@ from clearance.signing import b64
 FORMAT = "clearance-audit-pack/1"
 MANIFEST = "manifest.json"
 _CHUNK = 1024 * 1024
+DIFF = "plan/diff-from-released.json"
 _SMALL = 256 * 1024 * 1024  # log files above this are refused rather than read whole
 LOG_FILES = (EVENTS, CHECKPOINT, LEAVES, PROOFS, KEYS)
 
@@ -69,6 +75,9 @@ def export_pack(ws: Workspace, loaded: LoadedPlan, out: Path, actor: str) -> Exp
         approvals = repo.approvals_of(conn, plan.system.id, plan.release.version)
         decisions = repo.decisions_of(conn, candidate.digest)
         releases = repo.releases_of_candidate(conn, candidate.digest)
+        previous = _previously_released(conn, plan.system.id, plan.release.target, candidate)
+        if previous is not None and previous.digest not in {r.digest for r in revisions}:
+            revisions.append(previous)
         subjects = {candidate.digest, plan.system.id, *(r.digest for r in revisions)}
         log = log_files(conn, subjects)
     events = json.loads(log[EVENTS]) if log else []
@@ -161,7 +170,22 @@ def export_pack(ws: Workspace, loaded: LoadedPlan, out: Path, actor: str) -> Exp
         ]
     )
     files.update(log)
+    current = next(r for r in revisions if r.digest == candidate.revision)
+    changes = diff_plans(previous.document, current.document) if previous else []
+    files[DIFF] = _json_bytes(
+        {
+            "from": previous.digest if previous else None,
+            "to": current.digest,
+            "note": "" if previous else f"first release to {plan.release.target}",
+            "changes": [c.as_json() for c in changes],
+        }
+    )
+    coverage = matrix_from_pack(files)
+    files[MATRIX] = matrix_csv(coverage)
     files["index.html"] = render_index(
+        coverage=coverage,
+        changes=[str(c) for c in changes],
+        previous=previous.digest if previous else None,
         plan=plan,
         candidate=candidate,
         revisions=revisions,
@@ -213,6 +237,21 @@ def export_pack(ws: Workspace, loaded: LoadedPlan, out: Path, actor: str) -> Exp
             plan.system.id,
         )
     return Exported(out, len(manifest_files) + 1, candidate.digest)
+
+
+def _previously_released(
+    conn: Any, system_id: str, target: str, candidate: Any
+) -> RevisionRecord | None:
+    """The plan revision of the other candidate last released to `target`, if any."""
+    from clearance.store import repository as repo
+
+    earlier = [
+        r for r in repo.releases_to(conn, system_id, target) if r.candidate != candidate.digest
+    ]
+    if not earlier:
+        return None
+    cand = repo.get_candidate(conn, earlier[-1].candidate)
+    return repo.get_revision(conn, cand.revision) if cand else None
 
 
 def _evidence_path(digest: str) -> str:
@@ -302,6 +341,37 @@ def verify_pack(path: Path, kept: Checkpoint | None = None) -> list[str]:
         }
         failures += verify_log_files(small, zf.read(MANIFEST), manifest.get("candidate"), kept)
         failures += _approvals(small, manifest.get("candidate"))
+        failures += _derived(zf, names)
+    return failures
+
+
+def _derived(zf: zipfile.ZipFile, names: list[str]) -> list[str]:
+    """The control matrix and the diff are recomputed from the pack's records: a pack that
+    claims coverage or changes its records do not show fails."""
+    wanted = [
+        n
+        for n in names
+        if n in ("candidate.json", "decisions.json", "approvals.json", MATRIX, DIFF)
+        or (n.startswith("plan/revisions/") and n.endswith(".json"))
+    ]
+    files = {n: zf.read(n) for n in wanted if zf.getinfo(n).file_size < _SMALL}
+    failures = []
+    try:
+        if files.get(MATRIX) != matrix_csv(matrix_from_pack(files)):
+            failures.append(f"{MATRIX}: does not match what the pack's own records cover")
+    except (KeyError, ValueError, TypeError) as exc:
+        failures.append(f"{MATRIX}: cannot be recomputed from the pack ({exc})")
+    try:
+        diff = json.loads(files[DIFF])
+        if diff["from"] is not None:
+            before = json.loads(
+                files[f"plan/revisions/{diff['from'].removeprefix('sha256:')}.json"]
+            )
+            after = json.loads(files[f"plan/revisions/{diff['to'].removeprefix('sha256:')}.json"])
+            if [c.as_json() for c in diff_plans(before, after)] != diff["changes"]:
+                failures.append(f"{DIFF}: does not match the two revisions it names")
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        failures.append(f"{DIFF}: unreadable or names a revision the pack lacks ({exc})")
     return failures
 
 

@@ -33,6 +33,7 @@ def verify_workspace(ws: Workspace) -> tuple[int, list[str]]:
     from clearance.store import tables as t
     from clearance.store.records import CandidateRecord, RevisionRecord
 
+    ws.blobs.remove_temp(older_than=3600)  # unfinished writes of crashed processes
     failures = list(ws.blobs.verify())
     report = verify_log(ws)
     failures += report.failures

@@ -166,6 +166,8 @@ def submit(
     revision = repo.get_revision(conn, loaded.revision)
     new_revision = revision is None
     if revision is None:
+        earlier = repo.revisions_of(conn, plan.system.id)
+        previous_owner = _owner(earlier[-1].document) if earlier else None
         revision = RevisionRecord(
             digest=loaded.revision,
             system_id=plan.system.id,
@@ -183,9 +185,19 @@ def submit(
             "plan.revision_submitted",
             actor,
             revision.digest,
-            {"version": revision.version, "message": revision.message},
+            {"version": revision.version, "message": revision.message, "owner": plan.owner},
             plan.system.id,
         )
+        if previous_owner is not None and previous_owner != plan.owner:
+            record_event(
+                conn,
+                ws,
+                "plan.owner_changed",
+                actor,
+                plan.system.id,
+                {"from": previous_owner, "to": plan.owner, "revision": revision.digest},
+                plan.system.id,
+            )
     pins = component_pins(ws, loaded)
     digest = candidate_digest(loaded.document, {p.name: p.digest for p in pins})
     candidate = repo.get_candidate(conn, digest)
@@ -211,6 +223,11 @@ def submit(
             plan.system.id,
         )
     return Submitted(revision, candidate, new_revision, new_candidate)
+
+
+def _owner(document: dict[str, Any]) -> str:
+    owner: str = (document.get("release") or {}).get("owner") or document["system"]["owner"]
+    return owner
 
 
 def submit_plan(ws: Workspace, loaded: LoadedPlan, actor: str, message: str) -> Submitted:
