@@ -77,13 +77,32 @@ def _diff_items(section: str, old: Mapping[str, Any], new: Mapping[str, Any]) ->
     return changes
 
 
+def _list_key(old: Any, new: Any) -> str | None:
+    """The field that names the items of two lists of mappings (roles by role, ...), if any."""
+    if not (isinstance(old, list) and isinstance(new, list)):
+        return None
+    items = [*old, *new]
+    if not items or not all(isinstance(i, Mapping) for i in items):
+        return None
+    for key in ("role", "name", "id", "key"):
+        values = [i.get(key) for i in old], [i.get(key) for i in new]
+        if all(v is not None for side in values for v in side) and all(
+            len(set(side)) == len(side) for side in values
+        ):
+            return key
+    return None
+
+
 def _diff_fields(section: str, item: str, old: Any, new: Any, prefix: str = "") -> list[Change]:
     if old == new:
         return []
+    key = _list_key(old, new)
+    if key is not None:
+        old, new = _by(old, key), _by(new, key)
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         changes: list[Change] = []
-        for key in _sections(old, new):
-            field = f"{prefix}.{key}" if prefix else str(key)
-            changes += _diff_fields(section, item, old.get(key), new.get(key), field)
+        for name in _sections(old, new):
+            field = f"{prefix}.{name}" if prefix else str(name)
+            changes += _diff_fields(section, item, old.get(name), new.get(name), field)
         return changes
     return [Change(section, item, "changed", prefix, old, new)]
