@@ -30,10 +30,12 @@ EXPECTED = {"model-risk": 1, "eng-manager": 1}
 def rec(
     person: str,
     role: str,
-    decision: Literal["approve", "reject"] = "approve",
+    decision: Literal["approve", "reject", "withdraw"] = "approve",
     days_ago: float = 1,
     candidate: str = CANDIDATE,
     comment: str = "",
+    identity: str | None = None,
+    evidence_set: str | None = None,
 ) -> ApprovalRecord:
     return ApprovalRecord(
         person=person,
@@ -42,6 +44,8 @@ def rec(
         candidate=candidate,
         at=NOW - timedelta(days=days_ago),
         comment=comment,
+        identity=identity,
+        evidence_set=evidence_set,
     )
 
 
@@ -87,7 +91,7 @@ CASES = [
         [BOB, CAROL, rec("dan", "eng-manager", "reject", comment=" p95 regressed ")],
         {},
         Status.FAILED,
-        ['dan (eng-manager) rejected it: "p95 regressed"', "withdrawn by an approval"],
+        ['dan (eng-manager) rejected it: "p95 regressed"', "withdrawn (`clearance withdraw`)"],
         {"model-risk": ["bob"], "eng-manager": ["carol"]},
         id="rejection-vetoes",
     ),
@@ -95,10 +99,42 @@ CASES = [
         SIGNOFF,
         [BOB, rec("carol", "eng-manager", "reject", days_ago=2), rec("carol", "eng-manager")],
         {},
+        Status.FAILED,
+        ["carol (eng-manager) rejected it"],
+        {"model-risk": ["bob"], "eng-manager": []},
+        id="re-approval-without-withdrawal-does-not-lift-a-rejection",
+    ),
+    pytest.param(
+        SIGNOFF,
+        [
+            BOB,
+            rec("carol", "eng-manager", "reject", days_ago=3),
+            rec("carol", "eng-manager", "withdraw", days_ago=2),
+            rec("carol", "eng-manager"),
+        ],
+        {},
         Status.PASSED,
         ["eng-manager: 1 of 1 (carol)"],
         {"model-risk": ["bob"], "eng-manager": ["carol"]},
-        id="rejection-withdrawn-by-later-approval",
+        id="rejection-withdrawn-then-approved",
+    ),
+    pytest.param(
+        {**SIGNOFF, "roles": [{"role": "model-risk", "min": 2}]},
+        [rec("bob", "model-risk", identity="bob"), rec("bob2", "model-risk", identity="bob")],
+        {},
+        Status.PENDING,
+        ["model-risk: 1 of 2"],
+        {"model-risk": ["bob2"]},
+        id="two-names-of-one-person-count-once",
+    ),
+    pytest.param(
+        SIGNOFF,
+        [BOB, rec("carol", "eng-manager", evidence_set="sha256:old")],
+        {"evidence_set": "sha256:new"},
+        Status.PENDING,
+        ["approval by carol (eng-manager) was given before the evidence changed"],
+        {"model-risk": ["bob"], "eng-manager": []},
+        id="approval-over-other-evidence-is-stale",
     ),
     pytest.param(
         SIGNOFF,
@@ -299,13 +335,20 @@ def reference(
     def norm(s: str) -> str:
         return s.strip().casefold()
 
-    latest: dict[tuple[str, str], tuple[datetime, int, ApprovalRecord]] = {}
-    for idx, r in enumerate(records):
+    # replay each person's records per role in time order: a rejection stands until withdrawn
+    state: dict[tuple[str, str], tuple[datetime, ApprovalRecord]] = {}
+    order = sorted(range(len(records)), key=lambda i: (records[i].at, i))
+    for idx in order:
+        r = records[idx]
         if r.candidate != CANDIDATE or norm(r.role) not in quorum:
             continue
         key = (norm(r.person), norm(r.role))
-        if key not in latest or (r.at, idx) >= latest[key][:2]:
-            latest[key] = (r.at, idx, r)
+        held = state.get(key)
+        if r.decision == "withdraw":
+            state.pop(key, None)
+        elif r.decision == "reject" or held is None or held[1].decision != "reject":
+            state[key] = (r.at, r)
+    latest = {k: (at, 0, r) for k, (at, r) in state.items()}
     if any(r.decision == "reject" for _, _, r in latest.values()):
         return Status.FAILED
     banned = {norm(a) for a in authors} | {norm(OWNER)} if forbid else set()
@@ -333,7 +376,7 @@ records_strategy = st.lists(
         rec,
         person=st.sampled_from(PEOPLE),
         role=st.sampled_from([*ROLES, "Model-Risk", "security"]),
-        decision=st.sampled_from(["approve"] * 9 + ["reject"]),
+        decision=st.sampled_from(["approve"] * 8 + ["reject", "withdraw"]),
         days_ago=st.integers(0, 20),
         candidate=st.sampled_from([CANDIDATE] * 4 + [OLD_CANDIDATE]),
     ),

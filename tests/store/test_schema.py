@@ -180,3 +180,38 @@ def _seed(conn) -> None:
             key_id=d, purpose="workspace", public_key="", valid_from=t, created_at=t
         )
     )
+    conn.execute(
+        tables.people.insert().values(name="p", identity="p", created_by="a", created_at=t)
+    )
+    conn.execute(
+        tables.role_grants.insert().values(
+            person="p", role="r", system_id=None, action="grant", by="a", at=t
+        )
+    )
+    conn.execute(
+        tables.person_keys.insert().values(
+            key_id=d, person="p", public_key="", valid_from=t, created_at=t
+        )
+    )
+    conn.execute(tables.key_retirements.insert().values(key_id=d, by="a", at=t))
+    conn.execute(
+        tables.waivers.insert().values(
+            candidate=d,
+            system_id="s",
+            criterion_id="c",
+            person="p",
+            role="r",
+            justification="j",
+            expires_at=t,
+            envelope="{}",
+            created_at=t,
+        )
+    )
+    conn.execute(
+        tables.policies.insert().values(digest=d, document="{}", created_by="a", created_at=t)
+    )
+    conn.execute(
+        tables.attestations.insert().values(
+            decision_id=decision, candidate=d, envelope="{}", created_at=t
+        )
+    )

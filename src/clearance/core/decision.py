@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from clearance.core.evaluators import EVALUATORS
-from clearance.core.results import EvaluationContext, Result, Status
+from clearance.core.results import EvaluationContext, Result, Status, WaiverRecord
 
 Outcome = Literal["GO", "NO-GO"]
 CLEARING = frozenset({Status.PASSED, Status.WAIVED})
@@ -31,10 +31,37 @@ class Evaluation:
 
 
 def evaluate_release(ctx: EvaluationContext) -> Evaluation:
-    """Evaluate every criterion of the plan in order and decide."""
+    """Evaluate every criterion of the plan in order, apply standing waivers, and decide."""
     results = []
     for criterion in ctx.plan.criteria:
         result = EVALUATORS[criterion.kind](criterion, ctx)
-        results.append(result)
+        results.append(apply_waiver(result, ctx))
     outcome: Outcome = "GO" if all(r.advisory or r.status in CLEARING for r in results) else "NO-GO"
     return Evaluation(decision=outcome, candidate=ctx.candidate, results=tuple(results))
+
+
+def standing_waiver(criterion_id: str, ctx: EvaluationContext) -> WaiverRecord | None:
+    """The latest unexpired waiver of this criterion on this candidate, if any."""
+    found = [
+        w
+        for w in ctx.waivers
+        if w.criterion_id == criterion_id
+        and w.candidate == ctx.candidate
+        and w.expires_at > ctx.now
+    ]
+    return max(found, key=lambda w: w.at) if found else None
+
+
+def apply_waiver(result: Result, ctx: EvaluationContext) -> Result:
+    """A criterion that did not pass is `waived` while an authorised waiver stands; the
+    reason says who waived it, why, until when, and what the evaluation found."""
+    if result.status is Status.PASSED or result.id in ctx.unwaivable:
+        return result
+    waiver = standing_waiver(result.id, ctx)
+    if waiver is None:
+        return result
+    reason = (
+        f"waived by {waiver.person} ({waiver.role}) until {waiver.expires_at.date().isoformat()}: "
+        f"{waiver.justification}; without the waiver: {result.status.value}, {result.reason}"
+    )
+    return replace(result, status=Status.WAIVED, reason=reason)

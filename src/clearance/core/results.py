@@ -61,14 +61,39 @@ class EvidenceItem:
 
 @dataclass(frozen=True)
 class ApprovalRecord:
-    """A sign-off or rejection by one person in one role, bound to one candidate."""
+    """A sign-off, rejection or withdrawal by one person in one role, bound to one candidate
+    and to the evidence it had when it was signed.
+
+    `identity` is who the person is, whatever name or key they used (two registered names
+    sharing a key are one identity); `evidence_set` is the digest of the candidate's evidence
+    at signing time.
+    """
 
     person: str
     role: str
-    decision: Literal["approve", "reject"]
+    decision: Literal["approve", "reject", "withdraw"]
     candidate: str
     at: datetime
     comment: str = ""
+    identity: str | None = None
+    evidence_set: str | None = None
+
+    @property
+    def who(self) -> str:
+        return self.identity or self.person
+
+
+@dataclass(frozen=True)
+class WaiverRecord:
+    """An authorised, justified, expiring exemption of one criterion of one candidate."""
+
+    criterion_id: str
+    person: str
+    role: str
+    justification: str
+    candidate: str
+    at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -93,6 +118,11 @@ class EvaluationContext:
     approvals: Sequence[ApprovalRecord] = ()
     authors: frozenset[str] = frozenset()
     released: ReleasedCandidate | None = None
+    #: digest of the candidate's current evidence; approvals signed over other evidence are stale
+    evidence_set: str | None = None
+    waivers: Sequence[WaiverRecord] = ()
+    #: criteria that no waiver can clear (approvals required by policy)
+    unwaivable: frozenset[str] = frozenset()
 
     def evidence_for(self, criterion_id: str) -> Sequence[EvidenceItem]:
         return self.evidence.get(criterion_id, ())

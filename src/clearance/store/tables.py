@@ -75,6 +75,9 @@ approvals = sa.Table(
     sa.Column("decision", sa.String(8), nullable=False),
     sa.Column("comment", sa.Text, nullable=False),
     sa.Column("created_at", Time, nullable=False),
+    sa.Column("identity", sa.Text),
+    sa.Column("evidence_set", Digest),
+    sa.Column("envelope", sa.Text),
     sa.Index("ix_approvals_release", "system_id", "version"),
 )
 
@@ -147,6 +150,83 @@ keys = sa.Table(
     sa.Column("created_at", Time, nullable=False),
 )
 
+people = sa.Table(
+    "people",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("identity", sa.String(200), nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+role_grants = sa.Table(
+    "role_grants",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person", sa.String(200), sa.ForeignKey("people.name"), nullable=False),
+    sa.Column("role", sa.String(64), nullable=False),
+    sa.Column("system_id", sa.String(64)),
+    sa.Column("action", sa.String(8), nullable=False),
+    sa.Column("by", sa.Text, nullable=False),
+    sa.Column("at", Time, nullable=False),
+    sa.Index("ix_role_grants_person", "person"),
+)
+
+person_keys = sa.Table(
+    "person_keys",
+    metadata,
+    sa.Column("key_id", Digest, primary_key=True),
+    sa.Column("person", sa.String(200), sa.ForeignKey("people.name"), nullable=False),
+    sa.Column("public_key", sa.Text, nullable=False),
+    sa.Column("valid_from", Time, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+key_retirements = sa.Table(
+    "key_retirements",
+    metadata,
+    sa.Column("key_id", Digest, sa.ForeignKey("person_keys.key_id"), primary_key=True),
+    sa.Column("by", sa.Text, nullable=False),
+    sa.Column("at", Time, nullable=False),
+)
+
+waivers = sa.Table(
+    "waivers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("candidate", Digest, sa.ForeignKey("candidates.digest"), nullable=False),
+    sa.Column("system_id", sa.String(64), nullable=False),
+    sa.Column("criterion_id", sa.String(64), nullable=False),
+    sa.Column("person", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("justification", sa.Text, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Column("envelope", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Index("ix_waivers_candidate", "candidate"),
+)
+
+policies = sa.Table(
+    "policies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("digest", Digest, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+attestations = sa.Table(
+    "attestations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("decision_id", sa.Integer, sa.ForeignKey("decisions.id"), nullable=False),
+    sa.Column("candidate", Digest, nullable=False),
+    sa.Column("envelope", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Index("ix_attestations_candidate", "candidate"),
+)
+
 #: tables whose rows are records: no UPDATE or DELETE is ever allowed on them
 INSERT_ONLY = (
     "systems",
@@ -159,4 +239,11 @@ INSERT_ONLY = (
     "events",
     "checkpoints",
     "keys",
+    "people",
+    "role_grants",
+    "person_keys",
+    "key_retirements",
+    "waivers",
+    "policies",
+    "attestations",
 )

@@ -2,8 +2,10 @@
 rejection stands, authors do not approve their own plan, one person fills one role, and no
 approval has expired.
 
-A person's latest record per role on this candidate is their standing decision. Rejections
-do not expire: a veto stands until the person withdraws it by approving. With
+A person's records per role on this candidate, in time order, make their standing decision:
+an approval counts unless a rejection stands; a rejection does not expire and stands until
+the same person withdraws it (or the candidate or its evidence changes). People are counted
+by identity, so two names or two keys of one person count once. With
 `distinct_people`, whether every quorum can be met with each person used once is decided
 exactly, as a bipartite matching of people to role seats.
 """
@@ -69,20 +71,28 @@ def evaluate_approval(criterion: ApprovalCriterion, ctx: EvaluationContext) -> R
     expected = dict(quorum)
 
     standing: dict[tuple[str, str], _Standing] = {}
-    elsewhere: dict[tuple[str, str], ApprovalRecord] = {}
+    elsewhere: dict[tuple[str, str], tuple[ApprovalRecord, str]] = {}
     for record in sorted(ctx.approvals, key=lambda r: as_utc(r.at)):  # stable: ties keep order
         role = role_by_key.get(record.role.strip().casefold())
         if role is None:
             continue
-        key = (person_key(record.person), role)
-        if record.candidate == ctx.candidate:
+        key = (person_key(record.who), role)
+        if record.candidate != ctx.candidate:
+            elsewhere[key] = (record, "was for an earlier candidate")
+            continue
+        if ctx.evidence_set and record.evidence_set and record.evidence_set != ctx.evidence_set:
+            elsewhere[key] = (record, "was given before the evidence changed")
+            continue
+        current = standing.get(key)
+        rejected = current is not None and current.record.decision == "reject"
+        if record.decision == "withdraw":
+            standing.pop(key, None)
+        elif record.decision == "reject" or not rejected:
             standing[key] = _Standing(record, role)
-        else:
-            elsewhere[key] = record
 
     notes = [
-        f"{_decision(r)} by {r.person} ({role}) was for an earlier candidate"
-        for (person, role), r in elsewhere.items()
+        f"{_decision(r)} by {r.person} ({role}) {why}; ask {r.person} to sign this one"
+        for (person, role), (r, why) in elsewhere.items()
         if (person, role) not in standing
     ]
     authors = {person_key(a) for a in ctx.authors} | {person_key(ctx.plan.owner)}
@@ -93,7 +103,7 @@ def evaluate_approval(criterion: ApprovalCriterion, ctx: EvaluationContext) -> R
     for (person, role), s in standing.items():
         if s.record.decision != "approve":
             continue
-        if criterion.forbid_author and person in authors:
+        if criterion.forbid_author and {person, person_key(s.record.person)} & authors:
             notes.append(f"{s.record.person} is an author of this plan and cannot approve it")
             continue
         if limit is not None and now - as_utc(s.record.at) > limit:
@@ -123,8 +133,8 @@ def evaluate_approval(criterion: ApprovalCriterion, ctx: EvaluationContext) -> R
             for s in rejections
         )
         reason = (
-            f"{said}; the release waits until each rejection is withdrawn by an approval, or a "
-            "new candidate addresses it"
+            f"{said}; the release waits until each rejection is withdrawn (`clearance "
+            "withdraw`) or a new candidate addresses it"
         )
         return make_result(criterion, Status.FAILED, reason, observed, expected)
     summary = ", ".join(
@@ -148,7 +158,7 @@ def evaluate_approval(criterion: ApprovalCriterion, ctx: EvaluationContext) -> R
 
 
 def _decision(record: ApprovalRecord) -> str:
-    return "approval" if record.decision == "approve" else "rejection"
+    return {"approve": "approval", "reject": "rejection"}.get(record.decision, "withdrawal")
 
 
 def _count(
