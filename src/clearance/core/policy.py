@@ -153,18 +153,8 @@ def _compose(text: str, filename: str, max_nodes: int, max_depth: int) -> tuple[
     except yaml.YAMLError as exc:
         raise PlanError([Problem(filename, None, None, "", f"not YAML: {exc}")]) from None
     if root is None:
-        raise PlanError(
-            [
-                Problem(
-                    filename,
-                    1,
-                    1,
-                    "",
-                    "the file is empty; a policy starts with "
-                    "`apiVersion: clearance/v1` and `kind: Policy`",
-                )
-            ]
-        )
+        empty = "the file is empty; a policy starts with `apiVersion: clearance/v1`, `kind: Policy`"
+        raise PlanError([Problem(filename, 1, 1, "", empty)])
     tree = _Tree(filename, max_nodes, max_depth)
     try:
         return tree.build(root), tree

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +10,7 @@ from clearance.core.diff import Change, diff_plans
 from clearance.core.digest import candidate_digest, revision_digest
 from clearance.core.loader import parse_plan
 from clearance.core.plan import Plan
+from clearance.core.policy import Policy, merge_policy, policy_criteria_ids, yaml_positions
 from clearance.errors import EvidenceError, NotFoundError, PlanError, Problem, UsageError
 from clearance.services.workspace import Workspace, record_event
 from clearance.settings import Settings
@@ -22,11 +23,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class LoadedPlan:
-    """A validated plan with the file it came from and its revision digest."""
+    """A validated plan with the file it came from and its revision digest.
+
+    `plan` has the organisation's policy merged in (what is evaluated); `written` is the
+    plan as its file says (what the revision and candidate digests cover).
+    """
 
     plan: Plan
     path: Path
     revision: str
+    written: Plan | None = None
+    policy: Policy | None = None
+    policy_digest: str | None = None
 
     @property
     def folder(self) -> Path:
@@ -37,7 +45,11 @@ class LoadedPlan:
 
     @property
     def document(self) -> dict[str, Any]:
-        return self.plan.document()
+        return (self.written or self.plan).document()
+
+    @property
+    def policy_ids(self) -> set[str]:
+        return policy_criteria_ids(self.policy, self.plan.release.target)
 
 
 def load_plan(path: Path, settings: Settings) -> LoadedPlan:
@@ -73,7 +85,37 @@ def load_plan(path: Path, settings: Settings) -> LoadedPlan:
             [Problem(name, line, None, "", "not UTF-8 text; save the plan as UTF-8")]
         ) from None
     plan = parse_plan(text, name)
-    return LoadedPlan(plan=plan, path=path.absolute(), revision=revision_digest(plan.document()))
+    loaded = LoadedPlan(plan=plan, path=path.absolute(), revision=revision_digest(plan.document()))
+    return with_policy(loaded, text, name, settings)
+
+
+def with_policy(loaded: LoadedPlan, text: str, name: str, settings: Settings) -> LoadedPlan:
+    """Merge the workspace's current policy, if there is a workspace with one."""
+    ws = Workspace(settings)
+    if settings.database_url is None and not ws.exists:
+        return loaded
+    from clearance.services.policy import policy_of
+
+    try:
+        current = policy_of(ws)
+    finally:
+        ws.close()
+    if current is None:
+        return loaded
+    merged = merge_policy(
+        loaded.plan,
+        current.policy,
+        current.digest,
+        filename=name,
+        positions=yaml_positions(text, name),
+    )
+    return replace(
+        loaded,
+        plan=merged,
+        written=loaded.plan,
+        policy=current.policy,
+        policy_digest=current.digest,
+    )
 
 
 # -- revisions and candidates ---------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from securesystemslib.dsse import Envelope
-from securesystemslib.signer import CryptoSigner, SSlibKey
+from securesystemslib.signer import CryptoSigner, SSlibKey  # type: ignore[attr-defined]  # no __all__
 
 from clearance.core.digest import canonical_json, json_digest
 from clearance.errors import IntegrityError, UsageError
@@ -173,7 +173,7 @@ def open_envelope(
             break
     if not verified:
         unknown = [h for h in hints if h and h not in public_keys]
-        note = f" (signed by {', '.join(unknown)}, which is not among them)" if unknown else ""
+        note = f" (keyid claims {', '.join(unknown)}, which is not among them)" if unknown else ""
         raise IntegrityError(
             f"no signature verifies with any of the {len(public_keys)} given public key(s){note}"
         )
