@@ -143,3 +143,33 @@ def write_plan_folder(
     plan = root / "plan.yaml"
     plan.write_text(yaml.safe_dump(document or plan_document(), sort_keys=False))
     return plan
+
+
+SIGNERS = {
+    "alice@example.com": ["model-risk"],
+    "dana@example.com": ["model-risk"],
+    "erik@example.com": ["eng-manager"],
+    "carol@example.com": ["product-owner"],
+}
+
+
+def register_signers(ws: Any, signers: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Register people with roles and fresh keys; returns name -> private SigningKey."""
+    from clearance.services.people import add_person
+    from clearance.signing import SigningKey
+
+    keys = {}
+    for name, roles in (signers or SIGNERS).items():
+        key = SigningKey.generate()
+        add_person(ws, name, roles, "admin", key.public_raw)
+        keys[name] = key
+    return keys
+
+
+def signoff(
+    ws: Any, loaded: Any, role: str, person: str, decision: str = "approve", comment: str = "ok"
+) -> Any:
+    """Sign with the key `register_signers` gave the person (kept on `ws.keys`)."""
+    from clearance.services.approvals import sign
+
+    return sign(ws, loaded, role, person, decision, comment, ws.keys[person])

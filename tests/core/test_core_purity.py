@@ -20,6 +20,8 @@ CORE_MODULES = [
     "clearance.core.merkle",
     "clearance.core.checkpoint",
     "clearance.core.diff",
+    "clearance.core.policy",
+    "clearance.core.controls",
 ]
 FORBIDDEN = (
     "sqlalchemy",

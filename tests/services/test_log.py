@@ -11,7 +11,6 @@ import sqlalchemy as sa
 
 from clearance.core.checkpoint import Checkpoint
 from clearance.core.merkle import leaf_hash, root, verify_inclusion
-from clearance.services.approvals import sign
 from clearance.services.gate import check
 from clearance.services.integrity import verify_workspace
 from clearance.services.log import latest, prove, verify_log
@@ -20,17 +19,18 @@ from clearance.services.workspace import Workspace
 from clearance.settings import Settings
 from clearance.signing import SigningKey, b64
 from clearance.store.repository import event_leaf_hash
-from tests.builders import write_plan_folder
+from tests.builders import register_signers, signoff, write_plan_folder
 
 
 @pytest.fixture
 def ws(tmp_path: Path, database_url: str | None) -> Iterator[Workspace]:
     workspace = Workspace(Settings(workspace=tmp_path / ".clearance", database_url=database_url))
     workspace.create()
+    workspace.keys = register_signers(workspace)  # type: ignore[attr-defined]
     loaded = load_plan(write_plan_folder(tmp_path / "p"), workspace.settings)
     submit_plan(workspace, loaded, "alice@example.com", "First")
     check(workspace, loaded, "ci")
-    sign(workspace, loaded, "model-risk", "dana@example.com", "approve", "ok")
+    signoff(workspace, loaded, "model-risk", "dana@example.com", "approve", "ok")
     yield workspace
     workspace.close()
 

@@ -15,7 +15,6 @@ from clearance.core.checkpoint import Checkpoint, checkpoint_message
 from clearance.core.digest import canonical_json
 from clearance.core.merkle import leaf_hash, root
 from clearance.exports.pack import export_pack, verify_pack
-from clearance.services.approvals import sign
 from clearance.services.evidence import add_evidence
 from clearance.services.log import latest
 from clearance.services.plans import load_plan, submit_plan
@@ -23,7 +22,7 @@ from clearance.services.releases import release
 from clearance.services.workspace import Workspace
 from clearance.settings import Settings
 from clearance.signing import SigningKey, b64
-from tests.builders import write_plan_folder
+from tests.builders import register_signers, signoff, write_plan_folder
 
 Files = dict[str, bytes]
 
@@ -33,11 +32,12 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Files, Checkpoin
     root_dir = tmp_path_factory.mktemp("pack")
     ws = Workspace(Settings(workspace=root_dir / ".clearance"))
     ws.create()
+    ws.keys = register_signers(ws)  # type: ignore[attr-defined]
     loaded = load_plan(write_plan_folder(root_dir / "p"), ws.settings)
     submit_plan(ws, loaded, "alice@example.com", "First")
     add_evidence(ws, loaded, "uat", loaded.resolve("docs/uat.md"), "carol", role="product-owner")
-    sign(ws, loaded, "model-risk", "dana@example.com", "approve", "ok")
-    sign(ws, loaded, "eng-manager", "erik@example.com", "approve", "ok")
+    signoff(ws, loaded, "model-risk", "dana@example.com", "approve", "ok")
+    signoff(ws, loaded, "eng-manager", "erik@example.com", "approve", "ok")
     release(ws, loaded, "ops")
     kept = latest(ws)
     pack = root_dir / "pack.zip"

@@ -13,14 +13,13 @@ import yaml
 
 from clearance.errors import ConflictError, UsageError
 from clearance.exports.pack import export_pack, verify_pack
-from clearance.services.approvals import sign
 from clearance.services.evidence import add_evidence
 from clearance.services.gate import check
 from clearance.services.plans import history, load_plan, submit_plan
 from clearance.services.releases import NoGo, release, status
 from clearance.services.workspace import Workspace
 from clearance.settings import Settings
-from tests.builders import write_plan_folder
+from tests.builders import register_signers, signoff, write_plan_folder
 
 
 @pytest.fixture
@@ -28,6 +27,7 @@ def ws(tmp_path: Path, database_url: str | None) -> Iterator[Workspace]:
     settings = Settings(workspace=tmp_path / ".clearance", database_url=database_url)
     workspace = Workspace(settings)
     workspace.create()
+    workspace.keys = register_signers(workspace)  # type: ignore[attr-defined]
     yield workspace
     workspace.close()
 
@@ -46,8 +46,8 @@ def approve_all(ws: Workspace, loaded) -> None:
     add_evidence(
         ws, loaded, "uat", loaded.resolve("docs/uat.md"), "carol@example.com", role="product-owner"
     )
-    sign(ws, loaded, "model-risk", "dana@example.com", "approve", "fairness gap acceptable")
-    sign(ws, loaded, "eng-manager", "erik@example.com", "approve", "")
+    signoff(ws, loaded, "model-risk", "dana@example.com", "approve", "fairness gap acceptable")
+    signoff(ws, loaded, "eng-manager", "erik@example.com", "approve", "")
 
 
 def test_no_go_until_user_testing_and_sign_offs(ws: Workspace, plan_path: Path) -> None:
@@ -99,13 +99,13 @@ def test_author_cannot_approve(ws: Workspace, plan_path: Path) -> None:
     loaded = load_plan(plan_path, ws.settings)
     submit_plan(ws, loaded, "bob@example.com", "First release")
     with pytest.raises(UsageError, match="separation of duties"):
-        sign(ws, loaded, "model-risk", "alice@example.com", "approve")
+        signoff(ws, loaded, "model-risk", "alice@example.com", "approve")
 
 
 def test_role_not_in_plan_is_refused(ws: Workspace, plan_path: Path) -> None:
     loaded = load_plan(plan_path, ws.settings)
     with pytest.raises(UsageError, match=r'no "ciso" sign-off \(roles: eng-manager, model-risk\)'):
-        sign(ws, loaded, "ciso", "dana@example.com", "approve")
+        signoff(ws, loaded, "ciso", "dana@example.com", "approve")
 
 
 def test_changed_plan_makes_earlier_approvals_stale(ws: Workspace, plan_path: Path) -> None:
@@ -227,7 +227,7 @@ def test_unsubmitted_candidate_cannot_be_signed(ws: Workspace, plan_path: Path) 
     """Signing requires a submitted candidate, so an approver never becomes its submitter."""
     loaded = load_plan(plan_path, ws.settings)
     with pytest.raises(UsageError, match="has not been submitted"):
-        sign(ws, loaded, "model-risk", "dana@example.com", "approve")
+        signoff(ws, loaded, "model-risk", "dana@example.com", "approve")
 
 
 def test_missing_blob_is_an_error_result_not_a_crash(ws: Workspace, plan_path: Path) -> None:

@@ -251,3 +251,14 @@ def _parse(ws: Workspace, rec: EvidenceRecord, fmt: EvidenceFormat) -> tuple[Any
             None,
             f"{rec.name}: blob {rec.digest} is missing from the workspace; run `clearance verify`",
         )
+
+
+def evidence_set_digest(records: Sequence[EvidenceRecord]) -> str:
+    """Digest of a candidate's evidence as it stands: the latest file per (criterion, name).
+    Sign-offs carry it, so changing an evidence file makes them stale."""
+    from clearance.core.digest import json_digest
+
+    latest: dict[tuple[str, str], str] = {}
+    for rec in sorted(records, key=lambda r: r.id):
+        latest[(rec.criterion_id, rec.name)] = rec.digest
+    return json_digest(sorted([c, n, d] for (c, n), d in latest.items()))

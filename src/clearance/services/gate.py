@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 from clearance import __version__
 from clearance.core.criteria import MetricCriterion
 from clearance.core.decision import Evaluation, evaluate_release
-from clearance.core.results import EvaluationContext, ReleasedCandidate, Result
+from clearance.core.results import EvaluationContext, ReleasedCandidate, Result, WaiverRecord
 from clearance.services.evidence import (
     Progress,
     evidence_items,
+    evidence_set_digest,
     ingest_named_files,
     store_named_files,
 )
@@ -45,19 +46,37 @@ def check(
 
 def evaluate(conn: Connection, ws: Workspace, loaded: LoadedPlan, sub: Submitted) -> Evaluation:
     """Evaluate the candidate from what is recorded (no writes)."""
+    from clearance.services.people import identities
     from clearance.store import repository as repo
 
     plan = loaded.plan
     records = repo.evidence_of(conn, sub.candidate.digest)
+    authors = {plan.owner, *repo.authors_of_candidate(conn, sub.candidate)}
     ctx = EvaluationContext(
         plan=plan,
         candidate=sub.candidate.digest,
         now=ws.clock(),
         evidence=evidence_items(ws, loaded, records),
         approvals=repo.approvals_of(conn, plan.system.id, plan.release.version),
-        authors=frozenset({plan.owner, *repo.authors_of_candidate(conn, sub.candidate)}),
+        authors=frozenset(authors | identities(conn, authors)),
         released=released_candidate(
             conn, plan.system.id, plan.release.target, sub.candidate.digest
+        ),
+        evidence_set=evidence_set_digest(records),
+        waivers=[
+            WaiverRecord(
+                w["criterion_id"],
+                w["person"],
+                w["role"],
+                w["justification"],
+                w["candidate"],
+                w["created_at"],
+                w["expires_at"],
+            )
+            for w in repo.waivers_of(conn, sub.candidate.digest)
+        ],
+        unwaivable=frozenset(
+            c.id for c in plan.criteria if c.id in loaded.policy_ids and c.kind == "approval"
         ),
     )
     return evaluate_release(ctx)
@@ -124,8 +143,11 @@ def record_decision(
             "evaluator_version": __version__,
             "actor": actor,
             "evaluated_at": ws.clock(),
+            "policy": loaded.policy_digest,
         },
     )
+    if evaluation.decision == "GO":
+        issue_attestation(conn, ws, loaded, sub, evaluation, decision_id)
     record_event(
         conn,
         ws,
@@ -140,3 +162,74 @@ def record_decision(
         plan.system.id,
     )
     return decision_id
+
+
+def issue_attestation(
+    conn: Connection,
+    ws: Workspace,
+    loaded: LoadedPlan,
+    sub: Submitted,
+    evaluation: Evaluation,
+    decision_id: int,
+) -> dict[str, Any]:
+    """The signed release attestation of a GO decision: an in-toto Statement v1 whose subjects
+    are the components deployed, carrying digests only (never evidence content)."""
+    from clearance.signing.statements import (
+        RELEASE_DECISION_V1,
+        envelope_digest,
+        sign_statement,
+        statement,
+    )
+    from clearance.store import repository as repo
+    from clearance.store.records import to_time
+
+    plan, candidate = loaded.plan, sub.candidate
+    deployed = [(c.name, c.digest) for c in candidate.components if c.deploy]
+    current = [
+        envelope_digest(envelope)
+        for signed_for, envelope in repo.approval_envelopes(
+            conn, plan.system.id, plan.release.version
+        )
+        if signed_for == candidate.digest
+    ]
+    waivers = [envelope_digest(w["envelope"]) for w in repo.waivers_of(conn, candidate.digest)]
+    at = ws.clock()
+    stmt = statement(
+        deployed or [(c.name, c.digest) for c in candidate.components],
+        RELEASE_DECISION_V1,
+        {
+            "decision": evaluation.decision,
+            "system": plan.system.id,
+            "version": plan.release.version,
+            "target": plan.release.target,
+            "candidate": candidate.digest,
+            "revision": candidate.revision,
+            "policy": loaded.policy_digest,
+            "criteria": [
+                {
+                    "id": r.id,
+                    "kind": r.kind,
+                    "status": r.status.value,
+                    "evidence": list(r.evidence),
+                    "advisory": r.advisory,
+                }
+                for r in evaluation.results
+            ],
+            "approvals": current,
+            "waivers": waivers,
+            "evaluator": {"name": "clearance", "version": __version__},
+            "time": to_time(at),
+        },
+    )
+    envelope = sign_statement(stmt, ws.signing_key)
+    repo.insert_attestation(conn, decision_id, candidate.digest, envelope, at)
+    record_event(
+        conn,
+        ws,
+        "attestation.issued",
+        "clearance",
+        candidate.digest,
+        {"decision_id": decision_id, "envelope": envelope_digest(envelope)},
+        plan.system.id,
+    )
+    return envelope

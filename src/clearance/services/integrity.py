@@ -19,6 +19,13 @@ RECORD_TABLES = (
     "decisions",
     "releases",
     "keys",
+    "people",
+    "role_grants",
+    "person_keys",
+    "key_retirements",
+    "waivers",
+    "policies",
+    "attestations",
 )
 
 

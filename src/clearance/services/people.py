@@ -183,9 +183,10 @@ def load_person(conn: Connection, name: str) -> Person | None:
     )
     for g in grants:
         held[RoleGrant(g.role, g.system_id)] = g.action == "grant"
-    retired: dict[str, str] = dict(
-        conn.execute(sa.select(t.key_retirements.c.key_id, t.key_retirements.c.at))
-    )
+    retired: dict[str, str] = {
+        key: at
+        for key, at in conn.execute(sa.select(t.key_retirements.c.key_id, t.key_retirements.c.at))
+    }
     keys = [
         PersonKey(k.key_id, unb64(k.public_key), k.valid_from, retired.get(k.key_id))
         for k in conn.execute(
@@ -202,8 +203,8 @@ def identities(conn: Connection, names: set[str]) -> set[str]:
     t = _t()
     rows = conn.execute(
         sa.select(t.people.c.name, t.people.c.identity).where(t.people.c.name.in_(names))
-    ).tuples()
-    found: dict[str, str] = dict(rows)
+    )
+    found: dict[str, str] = {name: identity for name, identity in rows}
     return {found.get(n, n) for n in names}
 
 

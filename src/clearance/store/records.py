@@ -118,6 +118,7 @@ class DecisionRecord:
     evaluator_version: str
     actor: str
     evaluated_at: datetime
+    policy: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> DecisionRecord:

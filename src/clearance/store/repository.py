@@ -168,7 +168,11 @@ def evidence_of(conn: Connection, candidate: str) -> list[EvidenceRecord]:
 
 
 def insert_approval(
-    conn: Connection, system_id: str, version: str, approval: ApprovalRecord
+    conn: Connection,
+    system_id: str,
+    version: str,
+    approval: ApprovalRecord,
+    envelope: dict[str, Any] | None = None,
 ) -> int:
     return _insert(
         conn,
@@ -182,6 +186,9 @@ def insert_approval(
             "decision": approval.decision,
             "comment": approval.comment,
             "created_at": to_time(approval.at),
+            "identity": approval.identity,
+            "evidence_set": approval.evidence_set,
+            "envelope": _dumps(envelope) if envelope is not None else None,
         },
     )
 
@@ -200,9 +207,72 @@ def approvals_of(conn: Connection, system_id: str, version: str) -> list[Approva
             candidate=r.candidate,
             at=from_time(r.created_at),
             comment=r.comment,
+            identity=r.identity,
+            evidence_set=r.evidence_set,
         )
         for r in rows
     ]
+
+
+def approval_envelopes(
+    conn: Connection, system_id: str, version: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """(candidate, signed statement) of a release's approvals, rejections and withdrawals."""
+    rows = conn.execute(
+        sa.select(t.approvals.c.candidate, t.approvals.c.envelope)
+        .where(t.approvals.c.system_id == system_id, t.approvals.c.version == version)
+        .order_by(t.approvals.c.id)
+    )
+    return [(r.candidate, json.loads(r.envelope)) for r in rows if r.envelope]
+
+
+def insert_waiver(conn: Connection, values: dict[str, Any]) -> int:
+    row = {
+        **values,
+        "envelope": _dumps(values["envelope"]),
+        "expires_at": to_time(values["expires_at"]),
+        "created_at": to_time(values["created_at"]),
+    }
+    return _insert(conn, t.waivers, row)
+
+
+def waivers_of(conn: Connection, candidate: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.select(t.waivers).where(t.waivers.c.candidate == candidate).order_by(t.waivers.c.id)
+    )
+    return [
+        {
+            **r._mapping,
+            "envelope": json.loads(r.envelope),
+            "expires_at": from_time(r.expires_at),
+            "created_at": from_time(r.created_at),
+        }
+        for r in rows
+    ]
+
+
+def insert_attestation(
+    conn: Connection, decision_id: int, candidate: str, envelope: dict[str, Any], at: datetime
+) -> int:
+    return _insert(
+        conn,
+        t.attestations,
+        {
+            "decision_id": decision_id,
+            "candidate": candidate,
+            "envelope": _dumps(envelope),
+            "created_at": to_time(at),
+        },
+    )
+
+
+def attestations_of(conn: Connection, candidate: str) -> list[tuple[int, dict[str, Any]]]:
+    rows = conn.execute(
+        sa.select(t.attestations.c.decision_id, t.attestations.c.envelope)
+        .where(t.attestations.c.candidate == candidate)
+        .order_by(t.attestations.c.id)
+    )
+    return [(r.decision_id, json.loads(r.envelope)) for r in rows]
 
 
 # decisions -------------------------------------------------------------------------------

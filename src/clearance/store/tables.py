@@ -95,6 +95,7 @@ decisions = sa.Table(
     sa.Column("evaluator_version", sa.Text, nullable=False),
     sa.Column("actor", sa.Text, nullable=False),
     sa.Column("evaluated_at", Time, nullable=False),
+    sa.Column("policy", Digest),
     sa.Index("ix_decisions_candidate", "candidate", "id"),
 )
 

@@ -31,6 +31,7 @@ def upgrade() -> None:
     op.add_column("approvals", sa.Column("identity", sa.Text))
     op.add_column("approvals", sa.Column("evidence_set", DIGEST))
     op.add_column("approvals", sa.Column("envelope", sa.Text))
+    op.add_column("decisions", sa.Column("policy", DIGEST))
     op.create_table(
         "people",
         sa.Column("name", sa.String(200), primary_key=True),
