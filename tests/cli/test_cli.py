@@ -28,9 +28,24 @@ def run(
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
+    """A workspace with a plan folder and three registered signers, keys in keys/NAME.pem."""
     write_plan_folder(tmp_path)
     assert run(tmp_path, "init").returncode == 0
+    for person, role in (
+        ("dana@example.com", "model-risk"),
+        ("erik@example.com", "eng-manager"),
+        ("bob@example.com", "model-risk"),
+    ):
+        assert run(tmp_path, "keys", "generate", "-o", f"keys/{person}.pem").returncode == 0
+        proc = run(
+            tmp_path, "people", "add", person, "--role", role, "--key", f"keys/{person}.pem.pub"
+        )
+        assert proc.returncode == 0, proc.stderr
     return tmp_path
+
+
+def key(person: str) -> tuple[str, str]:
+    return ("--key", f"keys/{person}.pem")
 
 
 def assert_clean_error(proc: subprocess.CompletedProcess[str], code: int) -> None:
@@ -96,7 +111,18 @@ def test_full_story_through_the_command(project: Path, tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     for role, person in (("model-risk", "dana@example.com"), ("eng-manager", "erik@example.com")):
-        proc = run(project, "approve", "plan.yaml", "--role", role, "--as", person, "-m", "ok")
+        proc = run(
+            project,
+            "approve",
+            "plan.yaml",
+            "--role",
+            role,
+            "--as",
+            person,
+            "-m",
+            "ok",
+            *key(person),
+        )
         assert proc.returncode == 0, proc.stderr
     proc = run(project, "check", "plan.yaml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -154,9 +180,30 @@ def test_release_of_no_go_exits_1_with_reasons(project: Path) -> None:
             ("evidence", "add", "docs/uat.md", "--plan", "plan.yaml", "--criterion", "nope"),
             'no criterion "nope"',
         ),
-        (("approve", "plan.yaml", "--role", "ciso", "--as", "dana"), 'no "ciso" sign-off'),
         (
-            ("approve", "plan.yaml", "--role", "model-risk", "--as", "dana@example.com"),
+            (
+                "approve",
+                "plan.yaml",
+                "--role",
+                "ciso",
+                "--as",
+                "dana@example.com",
+                "--key",
+                "keys/dana@example.com.pem",
+            ),
+            'no "ciso" sign-off',
+        ),
+        (
+            (
+                "approve",
+                "plan.yaml",
+                "--role",
+                "model-risk",
+                "--as",
+                "dana@example.com",
+                "--key",
+                "keys/dana@example.com.pem",
+            ),
             "has not been submitted",
         ),
         (("check", "missing.yaml"), "missing.yaml: no such plan file"),
@@ -178,7 +225,16 @@ def test_bad_input_exits_2_with_a_clear_message(
 def test_author_cannot_approve_own_plan(project: Path) -> None:
     """Separation of duties: the person who submitted the plan is refused, exit 2."""
     run(project, "plan", "submit", "plan.yaml", "-m", "First", "--as", "bob@example.com")
-    proc = run(project, "approve", "plan.yaml", "--role", "model-risk", "--as", "bob@example.com")
+    proc = run(
+        project,
+        "approve",
+        "plan.yaml",
+        "--role",
+        "model-risk",
+        "--as",
+        "bob@example.com",
+        *key("bob@example.com"),
+    )
     assert_clean_error(proc, 2)
     assert "bob@example.com wrote or submitted this plan and cannot approve it" in proc.stderr
 
@@ -244,6 +300,20 @@ def test_every_command_documents_an_example(tmp_path: Path) -> None:
         "log prove",
         "log show",
         "demo",
+        "withdraw",
+        "waive",
+        "people add",
+        "people grant",
+        "people revoke",
+        "people list",
+        "keys generate",
+        "keys add",
+        "keys retire",
+        "keys workspace",
+        "policy set",
+        "policy show",
+        "attestation export",
+        "attestation verify",
     ]
     assert {c.split()[0] for c in leaves} == set(COMMANDS)
     for command in leaves:

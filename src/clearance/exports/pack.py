@@ -31,6 +31,7 @@ from clearance.exports.packlog import (
     log_files,
     verify_log_files,
 )
+from clearance.exports.packsigned import PEOPLE_KEYS, signed_files, verify_signed
 from clearance.services.plans import LoadedPlan, candidate_of
 from clearance.services.workspace import Workspace, record_event
 from clearance.signing import b64
@@ -80,6 +81,7 @@ def export_pack(ws: Workspace, loaded: LoadedPlan, out: Path, actor: str) -> Exp
             revisions.append(previous)
         subjects = {candidate.digest, plan.system.id, *(r.digest for r in revisions)}
         log = log_files(conn, subjects)
+        signed = signed_files(conn, plan.system.id, plan.release.version, candidate.digest)
     events = json.loads(log[EVENTS]) if log else []
 
     files: dict[str, bytes] = {}
@@ -135,6 +137,8 @@ def export_pack(ws: Workspace, loaded: LoadedPlan, out: Path, actor: str) -> Exp
                 "current": a.candidate == candidate.digest,
                 "comment": a.comment,
                 "at": to_time(a.at),
+                "identity": a.who,
+                "evidence_set": a.evidence_set,
             }
             for a in approvals
         ]
@@ -170,6 +174,7 @@ def export_pack(ws: Workspace, loaded: LoadedPlan, out: Path, actor: str) -> Exp
         ]
     )
     files.update(log)
+    files.update(signed)
     current = next(r for r in revisions if r.digest == candidate.revision)
     changes = diff_plans(previous.document, current.document) if previous else []
     files[DIFF] = _json_bytes(
@@ -336,11 +341,16 @@ def verify_pack(path: Path, kept: Checkpoint | None = None) -> list[str]:
         failures += _content_addresses(zf, actual, manifest)
         small = {
             n: zf.read(n)
-            for n in (*LOG_FILES, SIGNATURE, "approvals.json")
-            if n in names and zf.getinfo(n).file_size < _SMALL
+            for n in names
+            if (
+                n in (*LOG_FILES, SIGNATURE, "approvals.json", PEOPLE_KEYS)
+                or n.endswith(".dsse.json")
+            )
+            and zf.getinfo(n).file_size < _SMALL
         }
         failures += verify_log_files(small, zf.read(MANIFEST), manifest.get("candidate"), kept)
         failures += _approvals(small, manifest.get("candidate"))
+        failures += verify_signed(small, manifest.get("candidate"))
         failures += _derived(zf, names)
     return failures
 

@@ -185,7 +185,10 @@ def _require_rejection(
         for a in repo.approvals_of(conn, system_id, version)
         if a.candidate == candidate and a.role == role and a.who == person.identity
     ]
-    if not mine or mine[-1].decision != "reject":
+    rejected = False  # replayed as the evaluator does: only a withdrawal lifts a rejection
+    for a in mine:
+        rejected = a.decision == "reject" or (rejected and a.decision != "withdraw")
+    if not rejected:
         raise ConflictError(
             f"{person.name} has no standing rejection as {role} on this candidate to withdraw"
         )

@@ -187,11 +187,13 @@ def load_person(conn: Connection, name: str) -> Person | None:
         key: at
         for key, at in conn.execute(sa.select(t.key_retirements.c.key_id, t.key_retirements.c.at))
     }
+    # every key of every name of this identity signs for it
+    names = sa.select(t.people.c.name).where(t.people.c.identity == row.identity)
     keys = [
         PersonKey(k.key_id, unb64(k.public_key), k.valid_from, retired.get(k.key_id))
         for k in conn.execute(
             sa.select(t.person_keys)
-            .where(t.person_keys.c.person == name)
+            .where(t.person_keys.c.person.in_(names))
             .order_by(t.person_keys.c.valid_from)
         )
     ]
