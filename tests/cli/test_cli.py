@@ -369,3 +369,100 @@ def test_log_commands(project: Path) -> None:
     assert_clean_error(proc, 3)
     assert "the kept checkpoint has a different root" in proc.stderr
     assert_clean_error(run(project, "log", "prove", "999"), 2)
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        ((), ("people", "add", "dana@example.com", "--role", "x"), "already registered"),
+        ((), ("keys", "generate", "-o", "keys/dana@example.com.pem"), "is never overwritten"),
+        ((), ("people", "add", "zoe", "--role", "bad role!"), "is not a role"),
+        ((), ("policy", "set", "missing.yaml"), "no such policy file"),
+        (
+            (),
+            (
+                "waive",
+                "plan.yaml",
+                "--criterion",
+                "auc",
+                "--as",
+                "dana@example.com",
+                "--role",
+                "model-risk",
+                "-m",
+                "x",
+                "--expires",
+                "7d",
+                "--key",
+                "keys/dana@example.com.pem",
+            ),
+            "no policy rule lets anyone waive it",
+        ),
+        (
+            (("check", "plan.yaml"),),
+            ("attestation", "export", "plan.yaml", "-o", "a.json"),
+            "has no GO decision",
+        ),
+        (
+            (("check", "plan.yaml"),),
+            (
+                "withdraw",
+                "plan.yaml",
+                "--role",
+                "model-risk",
+                "--as",
+                "dana@example.com",
+                "--key",
+                "keys/dana@example.com.pem",
+            ),
+            "no standing rejection",
+        ),
+        (
+            (),
+            (
+                "attestation",
+                "verify",
+                "plan.yaml",
+                "--subject",
+                "sha256:" + "0" * 64,
+                "--key",
+                "plan.yaml",
+            ),
+            "expected an Ed25519 public key",
+        ),
+    ],
+)
+def test_sign_off_commands_refuse_bad_input(
+    project: Path, setup: tuple, args: tuple, message: str
+) -> None:
+    for step in setup:
+        run(project, *step)
+    proc = run(project, *args)
+    assert_clean_error(proc, 2)
+    assert message in proc.stderr
+
+
+def test_invalid_policy_names_file_line_and_column(project: Path) -> None:
+    (project / "policy.yaml").write_text(
+        "apiVersion: clearance/v1\nkind: Policy\ntargets:\n  production:\n    criteria:\n"
+        "      - {id: tests, kind: tests, min_tests: many}\n"
+    )
+    proc = run(project, "policy", "set", "policy.yaml")
+    assert_clean_error(proc, 2)
+    assert "policy.yaml:6:" in proc.stderr and "expected a whole number" in proc.stderr
+
+
+def test_forged_attestation_exits_3(project: Path) -> None:
+    """A well-formed attestation signed by another key is refused by the deploy check."""
+    run(project, "keys", "generate", "-o", "other.pem")
+    proc = run(
+        project,
+        "attestation",
+        "verify",
+        "plan.yaml",
+        "--subject",
+        "sha256:" + "0" * 64,
+        "--key",
+        "other.pem.pub",
+    )
+    assert_clean_error(proc, 3)

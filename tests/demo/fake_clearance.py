@@ -30,6 +30,17 @@ def main(args: list[str]) -> int:
         Path(args[args.index("-o") + 1]).write_text(json.dumps(manifest))
         print(f"captured {args[2]}")
         return 0
+    if args[:2] == ["attestation", "export"]:
+        envelope = {
+            "payload": "",
+            "payloadType": "application/vnd.in-toto+json",
+            "signatures": [{"keyid": "k", "sig": "AAAA"}],
+        }
+        Path(args[args.index("-o") + 1]).write_text(json.dumps(envelope))
+        return 0
+    if args[:2] == ["attestation", "verify"] and "tampered" in args[2]:
+        print("error: signature does not verify")
+        return 3
     if args[0] == "check":
         done = {c["args"][0] for c in calls} & {"evidence", "approve"}
         approvals = sum(1 for c in calls if c["args"][0] == "approve")

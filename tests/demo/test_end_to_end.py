@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -12,7 +13,8 @@ CLEARANCE = str(Path(sys.executable).with_name("clearance"))
 
 
 def test_demo_ends_with_go_and_a_verifiable_pack(tmp_path: Path) -> None:
-    """The last lines are `Decision: GO` and `Audit pack: PATH`; flipping a byte breaks it."""
+    """The last lines are `Attestation: PATH`, `Decision: GO` and `Audit pack: PATH`; the
+    attestation verifies for the model, and one changed byte of it or of the pack fails."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARANCE_")}
     proc = subprocess.run(
         [CLEARANCE, "demo", str(tmp_path / "demo")],
@@ -27,6 +29,33 @@ def test_demo_ends_with_go_and_a_verifiable_pack(tmp_path: Path) -> None:
     pack = Path(lines[-1].removeprefix("Audit pack: "))
     assert pack.is_absolute() and pack.is_file()
     assert "NO-GO" in proc.stdout  # the story shows the gate refusing first
+    assert "Rejected candidate" in proc.stdout  # and a rejection that the fixed plan answers
+
+    attestation = Path(lines[-3].removeprefix("Attestation: "))
+    demo = attestation.parent
+    model = "sha256:" + hashlib.sha256((demo / "models/model.pkl").read_bytes()).hexdigest()
+    args = [
+        "attestation",
+        "verify",
+        "--subject",
+        model,
+        "--key",
+        str(demo / "keys/clearance-workspace.pub"),
+    ]
+    ok = subprocess.run(
+        [CLEARANCE, *args[:2], str(attestation), *args[2:]], capture_output=True, text=True, env=env
+    )
+    assert ok.returncode == 0, ok.stderr
+    data = bytearray(attestation.read_bytes())
+    i = data.index(b'"payload": "') + 20  # one byte inside the signed payload
+    data[i] = ord("A") if data[i] != ord("A") else ord("B")
+    forged = tmp_path / "forged.json"
+    forged.write_bytes(bytes(data))
+    bad = subprocess.run(
+        [CLEARANCE, *args[:2], str(forged), *args[2:]], capture_output=True, text=True, env=env
+    )
+    assert bad.returncode == 3, bad.stderr
+    assert "Traceback" not in bad.stderr
     verify = subprocess.run(
         [CLEARANCE, "pack", "verify", str(pack)], capture_output=True, text=True, env=env
     )

@@ -28,7 +28,11 @@ def _calls(directory: Path) -> list[dict]:
 def test_story_ends_with_go_and_the_audit_pack(story):
     directory, code, lines = story
     assert code == 0, "\n".join(lines)
-    assert lines[-2:] == ["Decision: GO", f"Audit pack: {directory.absolute() / 'audit-pack.zip'}"]
+    assert lines[-3:] == [
+        f"Attestation: {directory.absolute() / 'release.intoto.json'}",
+        "Decision: GO",
+        f"Audit pack: {directory.absolute() / 'audit-pack.zip'}",
+    ]
 
 
 def test_story_runs_the_commands_in_order_in_its_workspace(story):
@@ -40,10 +44,22 @@ def test_story_runs_the_commands_in_order_in_its_workspace(story):
         "plan validate",
         "plan submit",
         "check plan.yaml",
+        "keys generate",
+        "people add",
+        "keys generate",
+        "people add",
+        "evidence add",
+        "reject plan.yaml",
+        "check plan.yaml",
+        "plan submit",
         "evidence add",
         "approve plan.yaml",
         "approve plan.yaml",
         "check plan.yaml",
+        "attestation export",
+        "keys workspace",
+        "attestation verify",
+        "attestation verify",
         "release plan.yaml",
         "status",
         "export plan.yaml",

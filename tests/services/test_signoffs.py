@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clearance.errors import ConflictError, PlanError, UsageError
+from clearance.errors import PlanError, UsageError
 from clearance.services.approvals import sign, waive
 from clearance.services.attestations import latest_attestation
 from clearance.services.evidence import add_evidence
@@ -220,7 +220,7 @@ def test_rejection_stands_until_withdrawn(ws: Workspace, plan_path: Path) -> Non
 
 def test_withdrawing_without_a_rejection_is_refused(ws: Workspace, plan_path: Path) -> None:
     loaded = ready(ws, plan_path)
-    with pytest.raises(ConflictError, match="no standing rejection"):
+    with pytest.raises(UsageError, match="no standing rejection"):
         signoff(ws, loaded, "model-risk", "dana@example.com", "withdraw")
 
 

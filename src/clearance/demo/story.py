@@ -1,8 +1,10 @@
 """`clearance demo`: the first release of a real model, told with the real commands.
 
 A classifier is trained, evaluated and tested; the environments are captured; a plan is
-written from the tabular-classifier template; the gate says NO-GO until user testing and
-sign-offs are recorded, then GO; the release is recorded and the audit pack verified.
+written from the tabular-classifier template; the gate says NO-GO; people register keys; a
+model-risk reviewer rejects; the plan is fixed (a new candidate), user testing attested and
+two people sign off; the gate says GO and signs an attestation that a deploy pipeline can
+verify; the release is recorded and the audit pack verified.
 """
 
 from __future__ import annotations
@@ -25,6 +27,21 @@ PRODUCT_OWNER = "carol@example.com"
 MODEL_RISK = "dana@example.com"
 ENG_MANAGER = "erik@example.com"
 PACK = "audit-pack.zip"
+ATTESTATION = "release.intoto.json"
+TAMPERED = "release-tampered.intoto.json"
+WORKSPACE_KEY = "keys/clearance-workspace.pub"
+FAIRNESS_ANCHOR = "  # Interested parties: each one above"
+AUC_GAP = """  # Added after the model-risk review: the AUC gap between groups is bounded too.
+  - id: fairness-auc
+    kind: metric
+    title: AUC gap between groups
+    evidence: eval/metrics.json
+    metric: fairness.auc_gap
+    op: "<="
+    threshold: 0.10
+    controls: [B.6.2.5-performance]
+
+"""
 STAGING_MANIFEST = "env/staging.json"
 PRODUCTION_MANIFEST = "env/production.yaml"
 MODEL_TESTS = [
@@ -64,6 +81,7 @@ def run_demo(directory: Path, out: Callable[[str], None], clearance: Sequence[st
     except (TemplateChanged, OSError, ValueError) as exc:
         out(f"Demo stopped: {exc}")
         return 2
+    out(f"Attestation: {root / ATTESTATION}")
     out("Decision: GO")
     out(f"Audit pack: {root / PACK}")
     return 0
@@ -106,30 +124,87 @@ def _story(shell: Shell, root: Path, out: Callable[[str], None]) -> None:
     _section(out, "6. Ask the gate: NO-GO expected (no user testing report, no sign-offs)")
     shell.clearance("check", "plan.yaml", expect=1)
 
-    _section(out, "7. User testing report and sign-offs")
+    _section(out, "6b. Register the people who sign off, each with their own key")
+    for person, role in ((MODEL_RISK, "model-risk"), (ENG_MANAGER, "eng-manager")):
+        shell.clearance("keys", "generate", "-o", _key(person))
+        shell.clearance("people", "add", person, "--role", role, "--key", _key(person) + ".pub")
+
+    _section(out, "7. User testing report, and a sign-off review that says no")
     files.write_uat_report(root, today)
     out(f"Wrote {files.UAT_REPORT}")
+    _attest_uat(shell)
     shell.clearance(
-        "evidence", "add", files.UAT_REPORT, "--plan", "plan.yaml", "--criterion", "uat",
-        "--as", PRODUCT_OWNER, "--role", "product-owner",
+        "reject", "plan.yaml", "--role", "model-risk", "--as", MODEL_RISK, "--key",
+        _key(MODEL_RISK), "-m", "The plan bounds the accuracy gap between groups but not the "
+        "AUC gap; add a criterion for it before this goes out.",
     )  # fmt: skip
+    shell.clearance("check", "plan.yaml", expect=1)
+
+    _section(out, "8. Fix the plan: a new candidate, so the rejection no longer applies")
+    plan_file = root / "plan.yaml"
+    plan_file.write_text(plan_file.read_text().replace(FAIRNESS_ANCHOR, AUC_GAP + FAIRNESS_ANCHOR))
+    out("Added criterion fairness-auc (fairness.auc_gap <= 0.10) to plan.yaml")
+    shell.clearance(
+        "plan", "submit", "plan.yaml", "-m", "Bound the AUC gap between groups (model-risk review)"
+    )
+    _attest_uat(shell)  # evidence is attested for the candidate it was reviewed with
     holdout, fairness = metrics["holdout"], metrics["fairness"]
     shell.clearance(
-        "approve", "plan.yaml", "--role", "model-risk", "--as", MODEL_RISK, "-m",
-        f"Holdout AUC {holdout['auc']} and accuracy gap {fairness['accuracy_gap']} between "
-        "sexes are within our model risk appetite.",
+        "approve", "plan.yaml", "--role", "model-risk", "--as", MODEL_RISK, "--key",
+        _key(MODEL_RISK), "-m", f"Holdout AUC {holdout['auc']}; accuracy gap "
+        f"{fairness['accuracy_gap']} and AUC gap {fairness['auc_gap']} between sexes are "
+        "within our model risk appetite.",
     )  # fmt: skip
     shell.clearance(
-        "approve", "plan.yaml", "--role", "eng-manager", "--as", ENG_MANAGER, "-m",
-        "Tests green, rollback rehearsed, change approved: go for production.",
+        "approve", "plan.yaml", "--role", "eng-manager", "--as", ENG_MANAGER, "--key",
+        _key(ENG_MANAGER), "-m", "Tests green, rollback rehearsed, change approved: go.",
     )  # fmt: skip
 
-    _section(out, "8. Ask the gate again: GO expected; release and export the audit pack")
+    _section(out, "9. Ask the gate again: GO expected; release and export the audit pack")
     shell.clearance("check", "plan.yaml")
+    shell.clearance("attestation", "export", "plan.yaml", "-o", ATTESTATION)
+    shell.clearance("keys", "workspace", "-o", WORKSPACE_KEY)
+    model = _model_digest(root)
+    shell.clearance(
+        "attestation", "verify", ATTESTATION, "--subject", model, "--key", WORKSPACE_KEY
+    )
+    _tamper(root / ATTESTATION, root / TAMPERED)
+    out(f"Changed one byte of the attestation's signature into {TAMPERED}:")
+    shell.clearance(
+        "attestation", "verify", TAMPERED, "--subject", model, "--key", WORKSPACE_KEY, expect=3
+    )
     shell.clearance("release", "plan.yaml")
     shell.clearance("status")
     shell.clearance("export", "plan.yaml", "-o", PACK)
     shell.clearance("pack", "verify", PACK)
+
+
+def _key(person: str) -> str:
+    return f"keys/{person.split('@')[0]}.pem"
+
+
+def _attest_uat(shell: Shell) -> None:
+    shell.clearance(
+        "evidence", "add", files.UAT_REPORT, "--plan", "plan.yaml", "--criterion", "uat",
+        "--as", PRODUCT_OWNER, "--role", "product-owner",
+    )  # fmt: skip
+
+
+def _model_digest(root: Path) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256((root / "models/model.pkl").read_bytes()).hexdigest()
+
+
+def _tamper(source: Path, target: Path) -> None:
+    """Flip one bit of the first signature byte: what a forged or corrupted file looks like."""
+    envelope = json.loads(source.read_text())
+    import base64
+
+    sig = bytearray(base64.b64decode(envelope["signatures"][0]["sig"]))
+    sig[0] ^= 1
+    envelope["signatures"][0]["sig"] = base64.b64encode(bytes(sig)).decode()
+    target.write_text(json.dumps(envelope, indent=2))
 
 
 def _write_manifests(root: Path, out: Callable[[str], None]) -> dict[str, str]:

@@ -12,7 +12,7 @@ from clearance.core.criteria import ApprovalCriterion
 from clearance.core.durations import DURATION_PATTERN, parse_duration
 from clearance.core.policy import waiver_roles
 from clearance.core.results import ApprovalRecord
-from clearance.errors import ConflictError, NotFoundError, UsageError
+from clearance.errors import NotFoundError, UsageError
 from clearance.services.evidence import evidence_set_digest, ingest_named_files, store_named_files
 from clearance.services.people import Person, identities, load_person, valid_keys
 from clearance.services.plans import LoadedPlan, candidate_of, submit
@@ -189,7 +189,7 @@ def _require_rejection(
     for a in mine:
         rejected = a.decision == "reject" or (rejected and a.decision != "withdraw")
     if not rejected:
-        raise ConflictError(
+        raise UsageError(
             f"{person.name} has no standing rejection as {role} on this candidate to withdraw"
         )
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from clearance.errors import ConflictError, NotFoundError, UsageError
+from clearance.errors import NotFoundError, UsageError
 from clearance.services.workspace import Workspace, record_event
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def add_person(
     t, now = _t(), to_time(ws.clock())
     with ws.transaction() as conn:
         if _row(conn, name) is not None:
-            raise ConflictError(
+            raise UsageError(
                 f"{name} is already registered; use `clearance people grant` "
                 "or `clearance keys add`"
             )
@@ -149,7 +149,7 @@ def retire_key(ws: Workspace, key: str, actor: str) -> None:
             sa.select(t.key_retirements).where(t.key_retirements.c.key_id == key)
         ).first()
         if done is not None:
-            raise ConflictError(f"key {key} was already retired on {done.at}")
+            raise UsageError(f"key {key} was already retired on {done.at}")
         _insert(conn, t.key_retirements, {"key_id": key, "by": actor, "at": to_time(ws.clock())})
         record_event(conn, ws, "key.retired", actor, key, {"person": row.person})
 
@@ -254,7 +254,7 @@ def _add_key(
     t = _t()
     kid = key_id(public_raw)
     if conn.execute(sa.select(t.person_keys).where(t.person_keys.c.key_id == kid)).first():
-        raise ConflictError(f"key {kid} is already registered")
+        raise UsageError(f"key {kid} is already registered")
     _insert(
         conn,
         t.person_keys,
