@@ -3,6 +3,7 @@ the manifest's hashes (they cannot re-sign it without the workspace key)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import zipfile
@@ -229,3 +230,25 @@ def test_control_matrix_is_in_the_pack_and_index(exported: tuple[Files, Checkpoi
     assert len(rows) == 13  # every requirement of A.6.2.5, B.6.2.5 and practice
     assert any(r.startswith("B.6.2.5-approvals,") and ",covered," in r for r in rows)
     assert b"ISO/IEC 42001 control matrix" in files["index.html"]
+
+
+def test_altered_signed_approval_is_named(
+    exported: tuple[Files, Checkpoint], tmp_path: Path
+) -> None:
+    """Changing the role inside a signed approval breaks its signature, named by file."""
+    files, _ = exported
+    name = next(n for n in files if n.startswith("signed/approvals/"))
+    envelope = json.loads(files[name])
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    statement["predicate"]["role"] = "security"
+    envelope["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    failures = verify_pack(write(tmp_path, {**files, name: json.dumps(envelope).encode()}))
+    assert any(f.startswith(f"{name}: ") and "signature" in f for f in failures), failures
+
+
+def test_pack_holds_signed_statements_and_people_keys(exported: tuple[Files, Checkpoint]) -> None:
+    files, _ = exported
+    assert sum(n.startswith("signed/approvals/") for n in files) == 2
+    assert any(n.startswith("signed/attestations/") for n in files)
+    people = json.loads(files["people-keys.json"])
+    assert {p["person"] for p in people} >= {"dana@example.com", "erik@example.com"}
