@@ -14,7 +14,7 @@ The CLI maps `exit_code`, the API will map `http_status`; messages say what to d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class ClearanceError(Exception):
@@ -36,8 +36,7 @@ class UsageError(ClearanceError):
     code = "usage"
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One problem in a plan: where it is and what is expected instead."""
 
     file: str
