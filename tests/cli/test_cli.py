@@ -466,3 +466,16 @@ def test_forged_attestation_exits_3(project: Path) -> None:
         "other.pem.pub",
     )
     assert_clean_error(proc, 3)
+
+
+def test_kept_files_that_are_not_checkpoints_exit_2(project: Path) -> None:
+    run(project, "check", "plan.yaml")
+    run(project, "export", "plan.yaml", "-o", "pack.zip")
+    (project / "junk.json").write_text('{"format": "other"}')
+    for args in (
+        ("log", "verify", "--since", "junk.json"),
+        ("pack", "verify", "pack.zip", "--checkpoint", "junk.json"),
+    ):
+        proc = run(project, *args)
+        assert_clean_error(proc, 2)
+        assert "junk.json: " in proc.stderr and "checkpoint" in proc.stderr

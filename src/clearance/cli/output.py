@@ -74,7 +74,7 @@ def workspace(ctx: click.Context) -> Workspace:
 def load(ctx: click.Context, path: str) -> LoadedPlan:
     from clearance.services.plans import load_plan
 
-    return load_plan(Path(path), ctx.find_root().obj)
+    return load_plan(Path(path), ctx.find_root().obj, workspace(ctx))
 
 
 def as_option(

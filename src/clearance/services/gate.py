@@ -37,10 +37,17 @@ def check(
     """Submit the revision if new, ingest the files the plan names, evaluate and record."""
     stored = store_named_files(ws, loaded, progress)
     with ws.transaction() as conn:
-        sub = submit(conn, ws, loaded, actor)
-        ingested = ingest_named_files(conn, ws, loaded, sub, actor, stored)
-        evaluation = evaluate(conn, ws, loaded, sub)
-        decision_id = record_decision(conn, ws, loaded, sub, evaluation, actor)
+        return gate(conn, ws, loaded, actor, stored)
+
+
+def gate(
+    conn: Connection, ws: Workspace, loaded: LoadedPlan, actor: str, stored: dict[Any, Any]
+) -> Checked:
+    """Inside one transaction: submit if new, attach the stored files, evaluate, record."""
+    sub = submit(conn, ws, loaded, actor)
+    ingested = ingest_named_files(conn, ws, loaded, sub, actor, stored)
+    evaluation = evaluate(conn, ws, loaded, sub)
+    decision_id = record_decision(conn, ws, loaded, sub, evaluation, actor)
     return Checked(evaluation, decision_id, sub, ingested)
 
 

@@ -52,8 +52,12 @@ class LoadedPlan:
         return policy_criteria_ids(self.policy, self.plan.release.target)
 
 
-def load_plan(path: Path, settings: Settings) -> LoadedPlan:
-    """Read, parse and validate a plan file; PlanError lists every problem with its position."""
+def load_plan(path: Path, settings: Settings, ws: Workspace | None = None) -> LoadedPlan:
+    """Read, parse and validate a plan file; PlanError lists every problem with its position.
+
+    The workspace's policy, if any, is merged in; pass the command's `ws` to reuse its
+    database connection.
+    """
     name = str(path)
     try:
         size = path.stat().st_size
@@ -86,20 +90,22 @@ def load_plan(path: Path, settings: Settings) -> LoadedPlan:
         ) from None
     plan = parse_plan(text, name)
     loaded = LoadedPlan(plan=plan, path=path.absolute(), revision=revision_digest(plan.document()))
-    return with_policy(loaded, text, name, settings)
+    if ws is not None:
+        return with_policy(loaded, text, name, ws)
+    own = Workspace(settings)
+    try:
+        return with_policy(loaded, text, name, own)
+    finally:
+        own.close()
 
 
-def with_policy(loaded: LoadedPlan, text: str, name: str, settings: Settings) -> LoadedPlan:
+def with_policy(loaded: LoadedPlan, text: str, name: str, ws: Workspace) -> LoadedPlan:
     """Merge the workspace's current policy, if there is a workspace with one."""
-    ws = Workspace(settings)
-    if settings.database_url is None and not ws.exists:
+    if ws.settings.database_url is None and not ws.exists:
         return loaded
     from clearance.services.policy import policy_of
 
-    try:
-        current = policy_of(ws)
-    finally:
-        ws.close()
+    current = policy_of(ws)
     if current is None:
         return loaded
     merged = merge_policy(

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from clearance.errors import ConflictError
-from clearance.services.evidence import ingest_named_files, store_named_files
-from clearance.services.gate import Checked, evaluate, record_decision
-from clearance.services.plans import LoadedPlan, submit
+from clearance.services.evidence import store_named_files
+from clearance.services.gate import Checked, gate
+from clearance.services.plans import LoadedPlan
 from clearance.services.workspace import Workspace, record_event
 from clearance.store.records import ComponentPin, DecisionRecord, ReleaseRecord
 
@@ -29,11 +29,8 @@ def release(ws: Workspace, loaded: LoadedPlan, actor: str) -> Released:
     the refusal is recorded)."""
     stored = store_named_files(ws, loaded)
     with ws.transaction() as conn:
-        sub = submit(conn, ws, loaded, actor)
-        ingested = ingest_named_files(conn, ws, loaded, sub, actor, stored)
-        evaluation = evaluate(conn, ws, loaded, sub)
-        decision_id = record_decision(conn, ws, loaded, sub, evaluation, actor)
-        checked = Checked(evaluation, decision_id, sub, ingested)
+        checked = gate(conn, ws, loaded, actor, stored)
+        evaluation, sub, decision_id = checked.evaluation, checked.submitted, checked.decision_id
         if evaluation.decision == "GO":
             return _record_release(conn, ws, loaded, checked, actor)
         record_event(
