@@ -252,6 +252,27 @@ def log_verify(n: int = 100_000) -> dict[str, float]:
     }
 
 
+def environment_capture_ratio() -> dict[str, float]:
+    """`capture_environment` against the plain way to list installed distributions with
+    importlib.metadata (every METADATA file parsed), in the same run; above 1 is faster."""
+    from importlib import metadata
+
+    from clearance.integrations.environment import capture_environment
+
+    def baseline() -> dict[str, str]:
+        return {d.metadata["Name"]: d.version for d in metadata.distributions()}
+
+    baseline()  # warm the file system cache for both
+    capture_environment("warm-up")
+    bare = best(baseline, runs=10)
+    ours = best(lambda: capture_environment("bench"), runs=10)
+    return {
+        "env_capture_vs_metadata_listing": round(bare / ours, 3),
+        "env_capture_seconds": round(ours, 4),
+        "metadata_listing_seconds": round(bare, 4),
+    }
+
+
 def help_ratio() -> dict[str, float]:
     python = best(lambda: sh(str(BIN / "python"), "-c", "pass"), runs=10)
     helps = best(lambda: sh(CLEARANCE, "--help"), runs=10)
@@ -272,6 +293,7 @@ def main() -> None:
         print(json.dumps(results, indent=2), file=sys.stderr)
     results.update(check_500())
     results.update(log_verify())
+    results.update(environment_capture_ratio())
     results.update(help_ratio())
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

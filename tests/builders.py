@@ -151,25 +151,205 @@ SIGNERS = {
     "erik@example.com": ["eng-manager"],
     "carol@example.com": ["product-owner"],
 }
+ADMIN = "admin@example.com"
+
+
+def open_workspace(root: Path, database_url: str | None = None, clock: Any = None) -> Any:
+    """A new workspace with its first administrator (ADMIN, key in `ws.keys`) and the
+    target `production` declared."""
+    from clearance.services.people import bootstrap_admin
+    from clearance.services.workspace import Workspace
+    from clearance.settings import Settings
+    from clearance.signing import SigningKey
+
+    settings = Settings(workspace=root, database_url=database_url, home=root.parent / "home")
+    ws = Workspace(settings, **({"clock": clock} if clock is not None else {}))
+    ws.create()
+    admin = SigningKey.generate()
+    bootstrap_admin(ws, ADMIN, admin.public_raw)
+    ws.keys = {ADMIN: admin}
+    declare(ws, "production")
+    return ws
+
+
+def acting(ws: Any, person: str | None) -> Any:
+    """The client of `person` (their key from `ws.keys`), or an unsigned one for None."""
+    from clearance.client.local import LocalClient
+
+    return LocalClient(ws, ws.keys[person] if person is not None else None)
+
+
+def declare(ws: Any, target: str, by: str = ADMIN) -> None:
+    from clearance.services.policy import declare_target
+
+    me = acting(ws, by)
+    declare_target(ws, me.admin_statement("target.declare", {"name": target}))
 
 
 def register_signers(ws: Any, signers: dict[str, list[str]] | None = None) -> dict[str, Any]:
-    """Register people with roles and fresh keys; returns name -> private SigningKey."""
+    """Register people with roles and fresh keys (signed by ADMIN); returns name -> key,
+    also kept in `ws.keys`."""
     from clearance.services.people import add_person
-    from clearance.signing import SigningKey
+    from clearance.signing import SigningKey, b64
 
+    admin = acting(ws, ADMIN)
     keys = {}
     for name, roles in (signers or SIGNERS).items():
         key = SigningKey.generate()
-        add_person(ws, name, roles, "admin", key.public_raw)
+        args = {"name": name, "roles": roles, "public_key": b64(key.public_raw)}
+        add_person(ws, admin.admin_statement("person.add", args))
         keys[name] = key
+    ws.keys.update(keys)
     return keys
 
 
-def signoff(
-    ws: Any, loaded: Any, role: str, person: str, decision: str = "approve", comment: str = "ok"
+def load(ws: Any, plan_path: Path, person: str | None = None) -> Any:
+    """The plan as the client reads it (a LocalPlan)."""
+    return acting(ws, person).plan(plan_path)
+
+
+def check(ws: Any, local: Any, person: str | None = None) -> Any:
+    """Run the gate as `person` (unsigned for None), storing the plan's files first."""
+    from clearance.services.gate import check as run_check
+
+    me = acting(ws, person)
+    stored = me.store_named_files(local)
+    return run_check(ws, me.principal("check"), local.loaded, me.digests(local), stored)
+
+
+def submit(ws: Any, local: Any, person: str, message: str = "First release") -> Any:
+    from clearance.services.plans import submit_plan
+
+    me = acting(ws, person)
+    return submit_plan(ws, me.principal("plan.submit"), local.loaded, me.digests(local), message)
+
+
+def release(ws: Any, local: Any, person: str = ADMIN) -> Any:
+    from clearance.services.releases import release as record_release
+
+    me = acting(ws, person)
+    stored = me.store_named_files(local)
+    return record_release(ws, me.principal("release"), local.loaded, me.digests(local), stored)
+
+
+def attest(ws: Any, local: Any, criterion: str, path: Path, person: str, role: str) -> Any:
+    """Attach `path` to `criterion`, attested by `person` in `role` (a signed statement)."""
+    from clearance.services.evidence import add_evidence
+    from clearance.signing.statements import EVIDENCE_ATTESTATION_V1
+
+    me = acting(ws, person)
+    blob = me.store_file(path, criterion, None)
+    plan = local.loaded.plan
+    envelope = me.sign(
+        EVIDENCE_ATTESTATION_V1,
+        ("candidate", me.candidate(local)),
+        {
+            "system": plan.system.id,
+            "version": plan.release.version,
+            "criterion": criterion,
+            "name": path.name,
+            "digest": blob.digest,
+            "role": role,
+        },
+    )
+    return add_evidence(
+        ws, None, local.loaded, me.digests(local), criterion, path.name, blob, attestation=envelope
+    )
+
+
+def add_file(ws: Any, local: Any, criterion: str, path: Path, person: str | None = None) -> Any:
+    """Attach `path` to `criterion` without attesting it."""
+    from clearance.services.evidence import add_evidence
+
+    me = acting(ws, person)
+    blob = me.store_file(path, criterion, None)
+    return add_evidence(
+        ws, me.principal("evidence.add"), local.loaded, me.digests(local), criterion,
+        path.name, blob,
+    )  # fmt: skip
+
+
+def signoff_envelope(
+    ws: Any, local: Any, role: str, person: str, decision: str = "approve", comment: str = "ok"
 ) -> Any:
-    """Sign with the key `register_signers` gave the person (kept on `ws.keys`)."""
+    from clearance.signing.statements import APPROVAL_V1
+
+    me = acting(ws, person)
+    candidate = me.recorded_candidate(local)
+    plan = local.loaded.plan
+    return me.sign(
+        APPROVAL_V1,
+        ("candidate", candidate),
+        {
+            "system": plan.system.id,
+            "version": plan.release.version,
+            "role": role,
+            "decision": decision,
+            "comment": comment,
+            "revision": local.loaded.revision,
+            "evidence": me.evidence_set(local, candidate),
+        },
+    )
+
+
+def signoff(
+    ws: Any, local: Any, role: str, person: str, decision: str = "approve", comment: str = "ok"
+) -> Any:
+    """Sign off as `person` with their key (from `ws.keys`)."""
     from clearance.services.approvals import sign
 
-    return sign(ws, loaded, role, person, decision, comment, ws.keys[person])
+    return sign(ws, signoff_envelope(ws, local, role, person, decision, comment))
+
+
+def waiver_envelope(
+    ws: Any,
+    local: Any,
+    criterion: str,
+    person: str,
+    role: str,
+    justification: str = "accepted for this release",
+    expires: Any = "14d",
+) -> Any:
+    from clearance.core.durations import parse_expiry
+    from clearance.signing.statements import WAIVER_V1
+    from clearance.store.records import to_time
+
+    me = acting(ws, person)
+    candidate = me.recorded_candidate(local)
+    plan = local.loaded.plan
+    until = parse_expiry(expires, ws.clock()) if isinstance(expires, str) else expires
+    return me.sign(
+        WAIVER_V1,
+        ("candidate", candidate),
+        {
+            "system": plan.system.id,
+            "version": plan.release.version,
+            "criterion": criterion,
+            "role": role,
+            "justification": justification,
+            "expires": to_time(until),
+            "policy": local.loaded.policy_digest,
+        },
+    )
+
+
+def waive(ws: Any, local: Any, criterion: str, person: str, role: str, **kw: Any) -> Any:
+    from clearance.services.approvals import waive as record_waiver
+
+    return record_waiver(ws, waiver_envelope(ws, local, criterion, person, role, **kw))
+
+
+def set_policy(ws: Any, text: str, by: str = ADMIN) -> Any:
+    from clearance.services.policy import policy_document
+    from clearance.services.policy import set_policy as record
+
+    me = acting(ws, by)
+    document = policy_document(text, "policy.yaml")
+    return record(ws, me.admin_statement("policy.set", {"policy": document}))
+
+
+def export(ws: Any, local: Any, out: Path, person: str | None = None) -> Any:
+    from clearance.services.packs import export as export_pack
+
+    me = acting(ws, person)
+    return export_pack(ws, me.principal("pack.export"), me.candidate(local), out)

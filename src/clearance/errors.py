@@ -7,6 +7,7 @@
     ├── NotFoundError              a system, revision, candidate or pack that does not exist
     ├── ConflictError              contradicts recorded state (releasing a NO-GO)   exit 1
     ├── IntegrityError             a digest, signature or log that does not verify  exit 3
+    ├── ForbiddenError             the acting person may not do this                 exit 77
     └── StoreError                 the database cannot be opened or migrated
 
 The CLI maps `exit_code`, the API will map `http_status`; messages say what to do next.
@@ -92,6 +93,14 @@ class IntegrityError(ClearanceError):
     def __init__(self, message: str, failures: list[str] | None = None) -> None:
         self.failures = failures or []
         super().__init__(message)
+
+
+class ForbiddenError(ClearanceError):
+    """The acting person is not permitted (sysexits EX_NOPERM); says which permission."""
+
+    code = "forbidden"
+    exit_code = 77
+    http_status = 403
 
 
 class StoreError(ClearanceError):

@@ -20,9 +20,17 @@ class Settings:
 
     workspace: Path = field(default_factory=lambda: Path.cwd() / WORKSPACE_DIRNAME)
     database_url: str | None = None
+    #: the name `init` gives the first administrator when none is given
     user: str | None = None
     max_plan_bytes: int = 1024 * 1024
     max_document_bytes: int = 64 * 1024 * 1024
+    #: the workspace's signing key: a PEM file, or the PEM itself (e.g. from a secret store)
+    workspace_key_file: Path | None = None
+    workspace_key_pem: str | None = None
+    #: the acting person's private key (`--identity`, CLEARANCE_IDENTITY)
+    identity: Path | None = None
+    #: where `init` keeps the key pairs it generates for people (outside any workspace)
+    home: Path = field(default_factory=lambda: Path.home() / ".config" / "clearance")
 
     @classmethod
     def from_env(
@@ -34,11 +42,25 @@ class Settings:
             if env.get("CLEARANCE_WORKSPACE")
             else Path.cwd() / WORKSPACE_DIRNAME
         )
+        home = env.get("CLEARANCE_HOME") or (
+            str(Path(env["XDG_CONFIG_HOME"]) / "clearance") if env.get("XDG_CONFIG_HOME") else None
+        )
+        key_file = env.get("CLEARANCE_WORKSPACE_KEY")
+        identity = env.get("CLEARANCE_IDENTITY")
         return cls(
             workspace=root.absolute(),
             database_url=env.get("CLEARANCE_DATABASE_URL") or None,
             user=env.get("CLEARANCE_USER") or None,
+            workspace_key_file=Path(key_file).absolute() if key_file else None,
+            workspace_key_pem=env.get("CLEARANCE_WORKSPACE_KEY_PEM") or None,
+            identity=Path(identity).absolute() if identity else None,
+            **({"home": Path(home).absolute()} if home else {}),
         )
+
+    @property
+    def key_path(self) -> Path:
+        """The workspace key file: as configured, else `keys/workspace.pem` in the workspace."""
+        return self.workspace_key_file or self.workspace / "keys" / "workspace.pem"
 
     @property
     def sqlite_path(self) -> Path:

@@ -26,10 +26,12 @@ from clearance.signing import SigningKey, b64
 from tests.builders import register_signers, signoff, write_plan_folder
 
 Files = dict[str, bytes]
+Exported = tuple[Files, Checkpoint, bytes]
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Files, Checkpoint]:
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
+    """The files of an exported pack, a checkpoint kept at release, the workspace's key."""
     root_dir = tmp_path_factory.mktemp("pack")
     ws = Workspace(Settings(workspace=root_dir / ".clearance"))
     ws.create()
@@ -45,8 +47,9 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Files, Checkpoin
     export_pack(ws, loaded, pack, "auditor")
     with zipfile.ZipFile(pack) as zf:
         files = {n: zf.read(n) for n in zf.namelist()}
+    key = ws.signing_key.public_raw
     ws.close()
-    return files, kept
+    return files, kept, key
 
 
 def write(tmp_path: Path, files: Files, fix_manifest: bool = True) -> Path:
@@ -73,13 +76,14 @@ def events_edit(files: Files, change: Callable[[list[dict]], None]) -> Files:
     return {**files, "events.json": json.dumps(events).encode()}
 
 
-def test_untouched_pack_verifies_with_and_without_the_kept_checkpoint(
-    exported: tuple[Files, Checkpoint], tmp_path: Path
+def test_untouched_pack_verifies_with_the_key_and_the_kept_checkpoint(
+    exported: Exported, tmp_path: Path
 ) -> None:
-    files, kept = exported
+    files, kept, key = exported
     path = write(tmp_path, files, fix_manifest=False)
-    assert verify_pack(path) == []
-    assert verify_pack(path, kept) == []
+    assert verify_pack(path, trusted={key}) == []
+    assert verify_pack(path, trusted={key, kept}) == []
+    assert verify_pack(path, trusted=kept) == []
 
 
 def _second_event_actor(events: list[dict]) -> None:
@@ -112,68 +116,65 @@ def _backdate(events: list[dict]) -> None:
     ],
 )
 def test_event_tampering_is_named(
-    exported: tuple[Files, Checkpoint], tmp_path: Path, change: Callable, expected: str
+    exported: Exported, tmp_path: Path, change: Callable, expected: str
 ) -> None:
-    files, _ = exported
-    failures = verify_pack(write(tmp_path, events_edit(files, change)))
+    files, _, key = exported
+    failures = verify_pack(write(tmp_path, events_edit(files, change)), trusted={key})
     assert any(expected in f for f in failures), failures
     assert "manifest.sig: the manifest's signature does not verify" in failures
 
 
-def test_deleted_event_breaks_the_signed_manifest(
-    exported: tuple[Files, Checkpoint], tmp_path: Path
-) -> None:
-    files, _ = exported
-    failures = verify_pack(write(tmp_path, events_edit(files, _drop_second)))
+def test_deleted_event_breaks_the_signed_manifest(exported: Exported, tmp_path: Path) -> None:
+    files, _, key = exported
+    failures = verify_pack(write(tmp_path, events_edit(files, _drop_second)), trusted={key})
     assert failures == ["manifest.sig: the manifest's signature does not verify"]
 
 
-def test_swapped_evidence_is_named(exported: tuple[Files, Checkpoint], tmp_path: Path) -> None:
-    files, _ = exported
+def test_swapped_evidence_is_named(exported: Exported, tmp_path: Path) -> None:
+    files, _, key = exported
     name = next(n for n in files if n.startswith("evidence/files/"))
-    failures = verify_pack(write(tmp_path, {**files, name: b"other evidence"}))
+    failures = verify_pack(write(tmp_path, {**files, name: b"other evidence"}), trusted={key})
     assert f"{name}: content does not match its digest name (evidence swapped)" in failures
 
 
-def test_replayed_approval_is_named(exported: tuple[Files, Checkpoint], tmp_path: Path) -> None:
-    files, _ = exported
+def test_replayed_approval_is_named(exported: Exported, tmp_path: Path) -> None:
+    files, _, key = exported
     approvals = json.loads(files["approvals.json"])
     approvals.append({**approvals[0], "person": "frank@example.com"})
     failures = verify_pack(
-        write(tmp_path, {**files, "approvals.json": json.dumps(approvals).encode()})
+        write(tmp_path, {**files, "approvals.json": json.dumps(approvals).encode()}),
+        trusted={key},
     )
     assert any("approval by frank@example.com" in f and "replayed" in f for f in failures)
 
 
-def test_edited_manifest_entry_and_added_file(
-    exported: tuple[Files, Checkpoint], tmp_path: Path
-) -> None:
-    files, _ = exported
+def test_edited_manifest_entry_and_added_file(exported: Exported, tmp_path: Path) -> None:
+    files, _, key = exported
     manifest = json.loads(files["manifest.json"])
     manifest["files"]["index.html"]["sha256"] = "0" * 64
     edited = {**files, "manifest.json": json.dumps(manifest).encode()}
-    failures = verify_pack(write(tmp_path, edited, fix_manifest=False))
+    failures = verify_pack(write(tmp_path, edited, fix_manifest=False), trusted={key})
     assert "index.html: sha256 does not match the manifest (file altered)" in failures
     assert "manifest.sig: the manifest's signature does not verify" in failures
-    added = verify_pack(write(tmp_path, {**files, "extra.txt": b"x"}, fix_manifest=False))
+    added = verify_pack(
+        write(tmp_path, {**files, "extra.txt": b"x"}, fix_manifest=False), trusted={key}
+    )
     assert "extra.txt: in the pack but not in the manifest (file added)" in added
 
 
-def test_cut_tail_is_caught_against_a_kept_checkpoint(
-    exported: tuple[Files, Checkpoint], tmp_path: Path
-) -> None:
-    files, kept = exported
+def test_cut_tail_is_caught_against_a_kept_checkpoint(exported: Exported, tmp_path: Path) -> None:
+    files, kept, key = exported
     later = Checkpoint(kept.size + 5, "ab" * 32, kept.at, kept.key_id, kept.signature)
-    failures = verify_pack(write(tmp_path, files, fix_manifest=False), later)
+    failures = verify_pack(write(tmp_path, files, fix_manifest=False), trusted={key, later})
     assert any("events were cut from its end" in f for f in failures)
 
 
 def test_history_rewritten_and_re_signed_with_another_key(
-    exported: tuple[Files, Checkpoint], tmp_path: Path
+    exported: Exported, tmp_path: Path
 ) -> None:
-    """A forger with their own key can make a self-consistent pack; the auditor's kept
-    checkpoint exposes it."""
-    files, kept = exported
+    """A forger with their own key can make a self-consistent pack; the auditor's key or
+    kept checkpoint exposes it."""
+    files, kept, key = exported
     forger = SigningKey.generate()
     events = json.loads(files["events.json"])
     events[1]["actor"] = "mallory"
@@ -209,22 +210,21 @@ def test_history_rewritten_and_re_signed_with_another_key(
         {"key_id": forger.key_id, "signature": b64(forger.sign(content["manifest.json"]))}
     ).encode()
     path = write(tmp_path, content, fix_manifest=False)
-    failures = verify_pack(path, kept)
-    assert any("re-signed with another key" in f for f in failures), failures
+    for trusted in ({key}, {key, kept}, kept):
+        failures = verify_pack(path, trusted=trusted)
+        assert any("re-signed with another key" in f for f in failures), (trusted, failures)
 
 
-def test_matrix_claiming_more_than_the_records_is_named(
-    exported: tuple[Files, Checkpoint], tmp_path: Path
-) -> None:
-    files, _ = exported
+def test_matrix_claiming_more_than_the_records_is_named(exported: Exported, tmp_path: Path) -> None:
+    files, _, key = exported
     forged = files["control-matrix.csv"].replace(b"not covered", b"covered")
     assert forged != files["control-matrix.csv"]
-    failures = verify_pack(write(tmp_path, {**files, "control-matrix.csv": forged}))
+    failures = verify_pack(write(tmp_path, {**files, "control-matrix.csv": forged}), trusted={key})
     assert "control-matrix.csv: does not match what the pack's own records cover" in failures
 
 
-def test_control_matrix_is_in_the_pack_and_index(exported: tuple[Files, Checkpoint]) -> None:
-    files, _ = exported
+def test_control_matrix_is_in_the_pack_and_index(exported: Exported) -> None:
+    files, _, _ = exported
     rows = files["control-matrix.csv"].decode().splitlines()
     assert rows[0] == "requirement,control,text,status,criteria,evidence,note"
     assert len(rows) == 13  # every requirement of A.6.2.5, B.6.2.5 and practice
@@ -232,22 +232,22 @@ def test_control_matrix_is_in_the_pack_and_index(exported: tuple[Files, Checkpoi
     assert b"ISO/IEC 42001 control matrix" in files["index.html"]
 
 
-def test_altered_signed_approval_is_named(
-    exported: tuple[Files, Checkpoint], tmp_path: Path
-) -> None:
+def test_altered_signed_approval_is_named(exported: Exported, tmp_path: Path) -> None:
     """Changing the role inside a signed approval breaks its signature, named by file."""
-    files, _ = exported
+    files, _, key = exported
     name = next(n for n in files if n.startswith("signed/approvals/"))
     envelope = json.loads(files[name])
     statement = json.loads(base64.b64decode(envelope["payload"]))
     statement["predicate"]["role"] = "security"
     envelope["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
-    failures = verify_pack(write(tmp_path, {**files, name: json.dumps(envelope).encode()}))
+    failures = verify_pack(
+        write(tmp_path, {**files, name: json.dumps(envelope).encode()}), trusted={key}
+    )
     assert any(f.startswith(f"{name}: ") and "signature" in f for f in failures), failures
 
 
-def test_pack_holds_signed_statements_and_people_keys(exported: tuple[Files, Checkpoint]) -> None:
-    files, _ = exported
+def test_pack_holds_signed_statements_and_people_keys(exported: Exported) -> None:
+    files, _, _ = exported
     assert sum(n.startswith("signed/approvals/") for n in files) == 2
     assert any(n.startswith("signed/attestations/") for n in files)
     people = json.loads(files["people-keys.json"])

@@ -10,6 +10,9 @@ import pytest
 
 from clearance.errors import IntegrityError, UsageError
 from clearance.exports.pack import verify_pack
+from clearance.signing import SigningKey
+
+TRUSTED = {SigningKey.generate().public_raw}  # these packs fail before whose key matters
 
 
 def zip_with(path: Path, files: dict[str, bytes]) -> Path:
@@ -23,22 +26,22 @@ def test_not_a_zip(tmp_path: Path) -> None:
     path = tmp_path / "pack.zip"
     path.write_text("hello")
     with pytest.raises(IntegrityError, match="not a readable zip file"):
-        verify_pack(path)
+        verify_pack(path, trusted=TRUSTED)
 
 
 def test_missing_pack(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no such file"):
-        verify_pack(tmp_path / "nope.zip")
+        verify_pack(tmp_path / "nope.zip", trusted=TRUSTED)
 
 
 def test_zip_without_manifest(tmp_path: Path) -> None:
     with pytest.raises(IntegrityError, match=r"no manifest\.json; this is not a Clearance"):
-        verify_pack(zip_with(tmp_path / "p.zip", {"a.txt": b"x"}))
+        verify_pack(zip_with(tmp_path / "p.zip", {"a.txt": b"x"}), trusted=TRUSTED)
 
 
 def test_manifest_that_is_not_a_manifest(tmp_path: Path) -> None:
     with pytest.raises(IntegrityError, match=r"manifest\.json is not a valid manifest"):
-        verify_pack(zip_with(tmp_path / "p.zip", {"manifest.json": b"[1, 2]"}))
+        verify_pack(zip_with(tmp_path / "p.zip", {"manifest.json": b"[1, 2]"}), trusted=TRUSTED)
 
 
 def test_added_and_missing_files_are_named(tmp_path: Path) -> None:
@@ -46,7 +49,8 @@ def test_added_and_missing_files_are_named(tmp_path: Path) -> None:
     failures = verify_pack(
         zip_with(
             tmp_path / "p.zip", {"manifest.json": json.dumps(manifest).encode(), "extra.txt": b"x"}
-        )
+        ),
+        trusted=TRUSTED,
     )
     assert "extra.txt: in the pack but not in the manifest (file added)" in failures
     assert "gone.json: listed in the manifest but missing from the pack" in failures

@@ -198,7 +198,7 @@ def test_audit_pack_verifies_and_detects_tampering(
     release(ws, loaded, "ops")
     pack = tmp_path / "pack.zip"
     export_pack(ws, loaded, pack, "auditor")
-    assert verify_pack(pack) == []
+    assert verify_pack(pack, trusted={ws.signing_key.public_raw}) == []
     with zipfile.ZipFile(pack) as zf:
         names = [n for n in zf.namelist() if n != "manifest.json"]
         content = {n: zf.read(n) for n in zf.namelist()}
@@ -219,7 +219,7 @@ def test_audit_pack_verifies_and_detects_tampering(
                 if n == name:
                     data = bytes([data[0] ^ 1]) + data[1:]
                 zf.writestr(n, data)
-        failures = verify_pack(tampered)
+        failures = verify_pack(tampered, trusted={ws.signing_key.public_raw})
         assert any(name in f for f in failures), (name, failures)
 
 
@@ -269,7 +269,7 @@ def test_pack_of_a_second_release_holds_the_diff_from_the_first(
     release(ws, second, "ops")
     pack = tmp_path / "second.zip"
     export_pack(ws, second, pack, "auditor")
-    assert verify_pack(pack) == []
+    assert verify_pack(pack, trusted={ws.signing_key.public_raw}) == []
     with zipfile.ZipFile(pack) as zf:
         diff = json.loads(zf.read("plan/diff-from-released.json"))
         index = zf.read("index.html").decode()

@@ -14,19 +14,28 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clearance.errors import PlanError, UsageError
-from clearance.services.approvals import sign, waive
+from clearance.errors import ForbiddenError, PlanError, UsageError
+from clearance.services.approvals import sign
 from clearance.services.attestations import latest_attestation
-from clearance.services.evidence import add_evidence
-from clearance.services.gate import check
-from clearance.services.people import add_key, add_person, grant_role, retire_key
-from clearance.services.plans import load_plan, submit_plan
-from clearance.services.policy import set_policy
+from clearance.services.people import add_key, add_person, change_role, retire_key
 from clearance.services.workspace import Workspace
-from clearance.settings import Settings
-from clearance.signing import SigningKey
+from clearance.signing import SigningKey, b64
 from clearance.signing.statements import verify_attestation
-from tests.builders import register_signers, signoff, write_plan_folder
+from tests.builders import (
+    ADMIN,
+    acting,
+    attest,
+    check,
+    load,
+    open_workspace,
+    register_signers,
+    set_policy,
+    signoff,
+    signoff_envelope,
+    submit,
+    waive,
+    write_plan_folder,
+)
 
 POLICY = """
 apiVersion: clearance/v1
@@ -55,10 +64,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def ws(tmp_path: Path, database_url: str | None, clock: Clock) -> Iterator[Workspace]:
-    settings = Settings(workspace=tmp_path / ".clearance", database_url=database_url)
-    workspace = Workspace(settings, clock=clock)
-    workspace.create()
-    workspace.keys = register_signers(  # type: ignore[attr-defined]
+    workspace = open_workspace(tmp_path / ".clearance", database_url, clock)
+    register_signers(
         workspace,
         {
             "alice@example.com": ["model-risk"],
@@ -80,17 +87,16 @@ def plan_path(tmp_path: Path) -> Path:
 
 
 def ready(ws: Workspace, plan_path: Path):
-    """The plan submitted by bob, with the user-testing evidence attested."""
-    loaded = load_plan(plan_path, ws.settings)
-    submit_plan(ws, loaded, "bob@example.com", "First release")
-    add_evidence(
-        ws, loaded, "uat", loaded.resolve("docs/uat.md"), "carol@example.com", role="product-owner"
-    )
-    return loaded
+    """The plan submitted by bob, checked (its files attached), user testing attested."""
+    local = load(ws, plan_path)
+    submit(ws, local, "bob@example.com", "First release")
+    check(ws, local)
+    attest(ws, local, "uat", local.resolve("docs/uat.md"), "carol@example.com", "product-owner")
+    return local
 
 
-def result(ws: Workspace, loaded, criterion: str = "signoff"):
-    evaluation = check(ws, loaded, "ci").evaluation
+def result(ws: Workspace, local, criterion: str = "signoff"):
+    evaluation = check(ws, local).evaluation
     return evaluation, next(r for r in evaluation.results if r.id == criterion)
 
 
@@ -112,19 +118,26 @@ def test_two_people_in_two_roles_make_it_go(ws: Workspace, plan_path: Path) -> N
 def test_author_and_submitter_cannot_approve(ws: Workspace, plan_path: Path, who: str) -> None:
     """alice owns the plan, bob submitted it: both are refused, whatever role they hold."""
     loaded = ready(ws, plan_path)
-    with pytest.raises(UsageError, match=f"{who} wrote or submitted this plan"):
+    with pytest.raises(ForbiddenError, match=f"{who} owns, wrote or submitted this plan"):
         signoff(ws, loaded, "model-risk", who)
 
 
 def test_a_second_account_of_the_same_person_counts_once(ws: Workspace, plan_path: Path) -> None:
-    """dana registers dana.alt with her own key: the two names are one identity."""
+    """dana.alt is registered as the same person as dana: the two names are one identity."""
     edit(plan_path, lambda d: d["criteria"][-1].update(roles=[{"role": "model-risk", "min": 2}]))
     loaded = ready(ws, plan_path)
-    dana = ws.keys["dana@example.com"]
-    alt = add_person(ws, "dana.alt@example.com", ["model-risk"], "admin", dana.public_raw)
+    alt_key = SigningKey.generate()
+    args = {
+        "name": "dana.alt@example.com",
+        "roles": ["model-risk"],
+        "public_key": b64(alt_key.public_raw),
+        "same_as": "dana@example.com",
+    }
+    alt = add_person(ws, acting(ws, ADMIN).admin_statement("person.add", args))
     assert alt.identity == "dana@example.com"
+    ws.keys["dana.alt@example.com"] = alt_key
     signoff(ws, loaded, "model-risk", "dana@example.com")
-    sign(ws, loaded, "model-risk", "dana.alt@example.com", "approve", "again", dana)
+    signoff(ws, loaded, "model-risk", "dana.alt@example.com", "approve", "again")
     _, signoff_result = result(ws, loaded)
     assert signoff_result.status.value == "pending"
     assert "model-risk: 1 of 2" in signoff_result.reason
@@ -134,20 +147,40 @@ def test_a_second_key_of_the_same_person_counts_once(ws: Workspace, plan_path: P
     edit(plan_path, lambda d: d["criteria"][-1].update(roles=[{"role": "model-risk", "min": 2}]))
     loaded = ready(ws, plan_path)
     second = SigningKey.generate()
-    add_key(ws, "dana@example.com", second.public_raw, "admin")
+    dana = acting(ws, "dana@example.com")
+    add_key(
+        ws,
+        dana.admin_statement(
+            "key.add", {"name": "dana@example.com", "public_key": b64(second.public_raw)}
+        ),
+    )
     signoff(ws, loaded, "model-risk", "dana@example.com")
-    sign(ws, loaded, "model-risk", "dana@example.com", "approve", "with my other key", second)
+    ws.keys["dana@example.com"] = second
+    signoff(ws, loaded, "model-risk", "dana@example.com", "approve", "with my other key")
     _, signoff_result = result(ws, loaded)
     assert signoff_result.status.value == "pending"
     assert "model-risk: 1 of 2" in signoff_result.reason
 
 
-def test_someone_elses_key_is_refused(ws: Workspace, plan_path: Path) -> None:
+def test_a_statement_naming_someone_else_is_refused(ws: Workspace, plan_path: Path) -> None:
+    """erik signs an approval that says it is by dana: his key is not hers."""
+    from clearance.signing.statements import APPROVAL_V1, sign_statement, statement
+    from clearance.store.records import to_time
+
     loaded = ready(ws, plan_path)
-    with pytest.raises(UsageError, match=r"is not a valid key of dana@example\.com"):
-        sign(
-            ws, loaded, "model-risk", "dana@example.com", "approve", "", ws.keys["erik@example.com"]
-        )
+    real = json.loads(
+        base64.b64decode(signoff_envelope(ws, loaded, "model-risk", "dana@example.com")["payload"])
+    )
+    forged = sign_statement(
+        statement(
+            [("candidate", "sha256:" + real["subject"][0]["digest"]["sha256"])],
+            APPROVAL_V1,
+            {**real["predicate"], "person": "dana@example.com", "time": to_time(ws.clock())},
+        ),
+        ws.keys["erik@example.com"],
+    )
+    with pytest.raises(ForbiddenError, match=r"signed with a key of erik@example\.com"):
+        sign(ws, forged)
 
 
 def test_retired_key_cannot_sign_but_old_statements_still_verify(
@@ -157,8 +190,10 @@ def test_retired_key_cannot_sign_but_old_statements_still_verify(
     old = ws.keys["dana@example.com"]
     signoff(ws, loaded, "model-risk", "dana@example.com")
     clock.now += timedelta(seconds=5)
-    retire_key(ws, old.key_id, "admin")
-    with pytest.raises(UsageError, match="is not a valid key"):
+    admin = acting(ws, ADMIN)
+    retire_key(ws, admin.admin_statement("key.retire", {"key_id": old.key_id}))
+    clock.now += timedelta(seconds=5)
+    with pytest.raises(ForbiddenError, match="retired"):
         signoff(ws, loaded, "model-risk", "dana@example.com")
     signoff(ws, loaded, "eng-manager", "erik@example.com")
     assert result(ws, loaded)[0].decision == "GO"  # dana's earlier sign-off still counts
@@ -166,16 +201,19 @@ def test_retired_key_cannot_sign_but_old_statements_still_verify(
 
 def test_role_not_held_is_refused(ws: Workspace, plan_path: Path) -> None:
     loaded = ready(ws, plan_path)
-    with pytest.raises(UsageError, match=r"erik@example\.com does not hold role model-risk"):
+    with pytest.raises(ForbiddenError, match=r"erik@example\.com does not hold role model-risk"):
         signoff(ws, loaded, "model-risk", "erik@example.com")
 
 
 def test_system_scoped_role_counts_for_that_system_only(ws: Workspace, plan_path: Path) -> None:
     loaded = ready(ws, plan_path)
-    grant_role(ws, "carol@example.com", "other-system:eng-manager", "admin")
-    with pytest.raises(UsageError, match="does not hold role eng-manager for credit-scoring"):
+    admin = acting(ws, ADMIN)
+    grant = {"name": "carol@example.com", "role": "other-system:eng-manager"}
+    change_role(ws, admin.admin_statement("role.grant", grant))
+    with pytest.raises(ForbiddenError, match="does not hold role eng-manager for credit-scoring"):
         signoff(ws, loaded, "eng-manager", "carol@example.com")
-    grant_role(ws, "carol@example.com", "credit-scoring:eng-manager", "admin")
+    grant = {"name": "carol@example.com", "role": "credit-scoring:eng-manager"}
+    change_role(ws, admin.admin_statement("role.grant", grant))
     signoff(ws, loaded, "eng-manager", "carol@example.com")
 
 
@@ -184,7 +222,7 @@ def test_approval_for_another_candidate_never_counts(ws: Workspace, plan_path: P
     signoff(ws, loaded, "model-risk", "dana@example.com")
     signoff(ws, loaded, "eng-manager", "erik@example.com")
     edit(plan_path, lambda d: d["criteria"][0].update(threshold=0.81))
-    changed = load_plan(plan_path, ws.settings)
+    changed = load(ws, plan_path)
     evaluation, signoff_result = result(ws, changed)
     assert evaluation.decision == "NO-GO"
     assert "approval by dana@example.com (model-risk) was for an earlier candidate" in (
@@ -194,7 +232,6 @@ def test_approval_for_another_candidate_never_counts(ws: Workspace, plan_path: P
 
 def test_changed_evidence_makes_approvals_stale(ws: Workspace, plan_path: Path) -> None:
     loaded = ready(ws, plan_path)
-    check(ws, loaded, "ci")
     signoff(ws, loaded, "model-risk", "dana@example.com")
     signoff(ws, loaded, "eng-manager", "erik@example.com")
     assert result(ws, loaded)[0].decision == "GO"
@@ -246,8 +283,7 @@ def test_expired_approval_does_not_count(ws: Workspace, plan_path: Path, clock: 
 
 
 def with_policy(ws: Workspace, tmp_path: Path) -> None:
-    (tmp_path / "policy.yaml").write_text(POLICY)
-    set_policy(ws, tmp_path / "policy.yaml", "compliance@example.com")
+    set_policy(ws, POLICY)
 
 
 def test_policy_criteria_are_merged_into_every_plan(
@@ -279,7 +315,7 @@ def test_plan_cannot_redefine_a_policy_criterion(
         ),
     )
     with pytest.raises(PlanError) as info:
-        load_plan(plan_path, ws.settings)
+        load(ws, plan_path)
     message = str(info.value)
     assert '"security-signoff" is set by policy rule targets.production.criteria[0]' in message
     assert "plan.yaml:" in message
@@ -302,9 +338,8 @@ def test_authorised_waiver_is_shown_as_waived(ws: Workspace, tmp_path: Path) -> 
         "auc",
         "rita@example.com",
         "risk-officer",
-        "Known dip on the holdout set; monitored daily",
-        "14d",
-        ws.keys["rita@example.com"],
+        justification="Known dip on the holdout set; monitored daily",
+        expires="14d",
     )
     evaluation, auc = result(ws, loaded, "auc")
     assert auc.status.value == "waived"
@@ -318,12 +353,12 @@ def test_authorised_waiver_is_shown_as_waived(ws: Workspace, tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("criterion", "who", "role", "message"),
     [
-        ("auc", "dana@example.com", "model-risk", "role model-risk may not waive criterion auc"),
+        ("auc", "dana@example.com", "model-risk", "the policy lets only risk-officer waive it"),
         (
             "security-signoff",
             "rita@example.com",
             "risk-officer",
-            "the organisation's policy requires it and does not let it be waived",
+            "the policy requires this approval and does not let it be waived",
         ),
         ("uat", "rita@example.com", "risk-officer", "no policy rule lets anyone waive it"),
     ],
@@ -339,23 +374,14 @@ def test_waivers_without_authority_are_refused(
 ) -> None:
     with_policy(ws, tmp_path)
     loaded = ready(ws, plan_path)
-    with pytest.raises(UsageError, match=message):
-        waive(ws, loaded, criterion, who, role, "because", "7d", ws.keys[who])
+    with pytest.raises((UsageError, ForbiddenError), match=message):
+        waive(ws, loaded, criterion, who, role, justification="because", expires="7d")
 
 
 def test_waiver_expires(ws: Workspace, tmp_path: Path, clock: Clock) -> None:
     with_policy(ws, tmp_path)
     loaded = ready(ws, write_plan_folder(tmp_path / "low", auc=0.61))
-    waive(
-        ws,
-        loaded,
-        "auc",
-        "rita@example.com",
-        "risk-officer",
-        "dip",
-        "2d",
-        ws.keys["rita@example.com"],
-    )
+    waive(ws, loaded, "auc", "rita@example.com", "risk-officer", justification="dip", expires="2d")
     assert result(ws, loaded, "auc")[1].status.value == "waived"
     clock.now += timedelta(days=3)
     assert result(ws, loaded, "auc")[1].status.value == "failed"
@@ -364,16 +390,7 @@ def test_waiver_expires(ws: Workspace, tmp_path: Path, clock: Clock) -> None:
 def test_no_waiver_without_a_policy(ws: Workspace, plan_path: Path) -> None:
     loaded = ready(ws, plan_path)
     with pytest.raises(UsageError, match="no policy rule lets anyone waive it"):
-        waive(
-            ws,
-            loaded,
-            "auc",
-            "rita@example.com",
-            "risk-officer",
-            "x",
-            "7d",
-            ws.keys["rita@example.com"],
-        )
+        waive(ws, loaded, "auc", "rita@example.com", "risk-officer", justification="x")
 
 
 # -- release attestation ---------------------------------------------------------------------
@@ -383,14 +400,14 @@ def go(ws: Workspace, plan_path: Path):
     loaded = ready(ws, plan_path)
     signoff(ws, loaded, "model-risk", "dana@example.com")
     signoff(ws, loaded, "eng-manager", "erik@example.com")
-    checked = check(ws, loaded, "ci")
+    checked = check(ws, loaded)
     assert checked.evaluation.decision == "GO"
     return loaded, checked
 
 
 def test_go_decision_yields_a_signed_attestation(ws: Workspace, plan_path: Path) -> None:
-    loaded, checked = go(ws, plan_path)
-    envelope = latest_attestation(ws, loaded)
+    _, checked = go(ws, plan_path)
+    envelope = latest_attestation(ws, checked.submitted.candidate.digest)
     data = json.dumps(envelope).encode()
     scorer = next(c for c in checked.submitted.candidate.components if c.name == "scorer")
     api = next(c for c in checked.submitted.candidate.components if c.name == "scoring-api")
@@ -417,8 +434,8 @@ def test_attestation_interoperates(ws: Workspace, plan_path: Path) -> None:
     from securesystemslib.dsse import Envelope
     from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]
 
-    loaded, _ = go(ws, plan_path)
-    envelope = latest_attestation(ws, loaded)
+    _, checked = go(ws, plan_path)
+    envelope = latest_attestation(ws, checked.submitted.candidate.digest)
     key = ws.signing_key
     public = SSlibKey.from_crypto(key.private.public_key(), keyid=key.key_id)
     assert set(Envelope.from_dict(copy.deepcopy(envelope)).verify([public], 1)) == {key.key_id}

@@ -215,3 +215,17 @@ def _seed(conn) -> None:
             decision_id=decision, candidate=d, envelope="{}", created_at=t
         )
     )
+    conn.execute(
+        tables.admin_statements.insert().values(
+            action="person.add", actor="a", subject="p", envelope="{}", created_at=t
+        )
+    )
+    conn.execute(
+        tables.targets.insert().values(name="prod", description="", declared_by="a", created_at=t)
+    )
+    waiver = conn.execute(sa.select(tables.waivers.c.id)).scalar()
+    conn.execute(
+        tables.waiver_revocations.insert().values(
+            waiver_id=waiver, person="p", reason="r", envelope="{}", created_at=t
+        )
+    )

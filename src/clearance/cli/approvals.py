@@ -1,4 +1,6 @@
-"""`clearance approve | reject | withdraw | waive`: signed sign-offs and waivers."""
+"""`clearance approve | reject | withdraw | waive` and `clearance waiver revoke`: statements
+signed with your own key. They sign and record the statement, nothing else: they never
+submit a plan or store files (run `clearance check` first, then sign off what it shows)."""
 
 from __future__ import annotations
 
@@ -8,36 +10,38 @@ from typing import Any, Literal
 
 import click
 
-from clearance.cli.output import console, load, plan_argument, short, workspace
-
-
-def key_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--key",
-        "key_file",
-        required=True,
-        envvar="CLEARANCE_KEY",
-        type=click.Path(dir_okay=False, exists=True),
-        help="Your private signing key (from `clearance keys generate`); or CLEARANCE_KEY.",
-    )(f)
+from clearance.cli.output import client, console, key_option, plan_argument, short
 
 
 def _sign(
     ctx: click.Context,
     plan: str,
     role: str,
-    person: str,
     comment: str,
-    key_file: str,
+    key_file: str | None,
     decision: Literal["approve", "reject", "withdraw"],
 ) -> None:
     from clearance.services.approvals import sign
-    from clearance.signing import SigningKey
+    from clearance.signing.statements import APPROVAL_V1
 
-    loaded = load(ctx, plan)
-    recorded = sign(
-        workspace(ctx), loaded, role, person, decision, comment, SigningKey.load(Path(key_file))
+    me = client(ctx, key_file)
+    local = me.plan(Path(plan))
+    candidate = me.recorded_candidate(local)
+    plan_ = local.loaded.plan
+    envelope = me.sign(
+        APPROVAL_V1,
+        ("candidate", candidate),
+        {
+            "system": plan_.system.id,
+            "version": plan_.release.version,
+            "role": role,
+            "decision": decision,
+            "comment": comment,
+            "revision": local.loaded.revision,
+            "evidence": me.evidence_set(local, candidate),
+        },
     )
+    recorded = sign(me.ws, envelope)
     verb = {"approve": "Approved", "reject": "Rejected", "withdraw": "Withdrew the rejection of"}
     console().print(
         f"{verb[decision]} candidate {short(recorded.approval.candidate)} as {role} "
@@ -46,7 +50,6 @@ def _sign(
 
 
 def _options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--as", "as_", required=True, metavar="PERSON", help="Who signs.")(f)
     f = click.option("--role", required=True, help="The role you sign in, as the plan names it.")(f)
     return plan_argument(key_option(f))
 
@@ -55,55 +58,50 @@ def _options(f: Callable[..., Any]) -> Callable[..., Any]:
 @_options
 @click.option("-m", "--message", default="", help="Comment kept with the sign-off.")
 @click.pass_context
-def approve(
-    ctx: click.Context, plan: str, role: str, as_: str, key_file: str, message: str
-) -> None:
-    """Sign off the plan's current candidate in ROLE. It counts for this candidate, with this
-    evidence, only.
+def approve(ctx: click.Context, plan: str, role: str, key_file: str | None, message: str) -> None:
+    """Sign off the plan's current candidate in ROLE, as the person whose key signs. It
+    counts for this candidate, with this evidence, only.
 
     \b
     Example:
-      clearance approve plan.yaml --role model-risk --as dana@example.com --key dana.pem
+      clearance --identity dana.pem approve plan.yaml --role model-risk
     """
-    _sign(ctx, plan, role, as_, message, key_file, "approve")
+    _sign(ctx, plan, role, message, key_file, "approve")
 
 
 @click.command()
 @_options
 @click.option("-m", "--message", required=True, help="Why: what must change to approve.")
 @click.pass_context
-def reject(ctx: click.Context, plan: str, role: str, as_: str, key_file: str, message: str) -> None:
+def reject(ctx: click.Context, plan: str, role: str, key_file: str | None, message: str) -> None:
     """Reject the plan's current candidate; it stays NO-GO until you withdraw the rejection
     or a new candidate addresses it.
 
     \b
     Example:
-      clearance reject plan.yaml --role model-risk --as dana@example.com --key dana.pem \\
+      clearance --identity dana.pem reject plan.yaml --role model-risk \\
           -m "Accuracy gap between groups too wide"
     """
-    _sign(ctx, plan, role, as_, message, key_file, "reject")
+    _sign(ctx, plan, role, message, key_file, "reject")
 
 
 @click.command()
 @_options
 @click.option("-m", "--message", default="", help="Why the rejection no longer stands.")
 @click.pass_context
-def withdraw(
-    ctx: click.Context, plan: str, role: str, as_: str, key_file: str, message: str
-) -> None:
+def withdraw(ctx: click.Context, plan: str, role: str, key_file: str | None, message: str) -> None:
     """Withdraw your rejection of the plan's current candidate.
 
     \b
     Example:
-      clearance withdraw plan.yaml --role model-risk --as dana@example.com --key dana.pem
+      clearance --identity dana.pem withdraw plan.yaml --role model-risk
     """
-    _sign(ctx, plan, role, as_, message, key_file, "withdraw")
+    _sign(ctx, plan, role, message, key_file, "withdraw")
 
 
 @click.command()
 @plan_argument
 @click.option("--criterion", required=True, help="The criterion to waive.")
-@click.option("--as", "as_", required=True, metavar="PERSON", help="Who waives.")
 @click.option("--role", required=True, help="The role the policy lets waive it.")
 @click.option("-m", "--message", required=True, help="Justification.")
 @click.option("--expires", required=True, help="A duration such as 14d, or a date.")
@@ -113,31 +111,96 @@ def waive(
     ctx: click.Context,
     plan: str,
     criterion: str,
-    as_: str,
     role: str,
     message: str,
     expires: str,
-    key_file: str,
+    key_file: str | None,
 ) -> None:
-    """Waive one criterion of the plan's current candidate, with a justification and expiry.
+    """Waive one criterion of the plan's current candidate, with a justification and expiry
+    (at most the policy's max_waiver, 90 days by default). The plan's owner and authors
+    cannot waive its criteria.
 
     \b
     Example:
-      clearance waive plan.yaml --criterion f1 --as rita@example.com --role risk-officer \\
-          --key rita.pem --expires 14d -m "F1 is advisory until the new labels arrive"
+      clearance --identity rita.pem waive plan.yaml --criterion f1 --role risk-officer \\
+          --expires 14d -m "F1 is advisory until the new labels arrive"
     """
+    from clearance.core.durations import parse_expiry
+    from clearance.errors import UsageError
     from clearance.services.approvals import waive as record_waiver
-    from clearance.signing import SigningKey
+    from clearance.signing.statements import WAIVER_V1
+    from clearance.store.records import to_time
 
-    loaded = load(ctx, plan)
-    record_waiver(
-        workspace(ctx),
-        loaded,
-        criterion,
-        as_,
-        role,
-        message,
-        expires,
-        SigningKey.load(Path(key_file)),
+    me = client(ctx, key_file)
+    local = me.plan(Path(plan))
+    try:
+        until = parse_expiry(expires, me.ws.clock())
+    except ValueError as exc:
+        raise UsageError(f"--expires: {exc}") from None
+    candidate = me.recorded_candidate(local)
+    plan_ = local.loaded.plan
+    envelope = me.sign(
+        WAIVER_V1,
+        ("candidate", candidate),
+        {
+            "system": plan_.system.id,
+            "version": plan_.release.version,
+            "criterion": criterion,
+            "role": role,
+            "justification": message,
+            "expires": to_time(until),
+            "policy": local.loaded.policy_digest,
+        },
     )
-    console().print(f"Waived {criterion} for candidate of {loaded.path.name} ({as_}, {role}).")
+    record_waiver(me.ws, envelope)
+    console().print(
+        f"Waived {criterion} for candidate {short(candidate)} ({me.me.name}, {role}) "
+        f"until {to_time(until)[:16].replace('T', ' ')} UTC."
+    )
+
+
+@click.group()
+def waiver() -> None:
+    """Waivers already granted: revoke one."""
+
+
+@waiver.command()
+@plan_argument
+@click.option("--criterion", required=True, help="The criterion whose waiver to revoke.")
+@click.option("-m", "--message", required=True, help="Why it is revoked.")
+@key_option
+@click.pass_context
+def revoke(
+    ctx: click.Context, plan: str, criterion: str, message: str, key_file: str | None
+) -> None:
+    """Revoke the standing waiver of a criterion of the plan's current candidate: its
+    author, an administrator or a person the policy lets waive it may.
+
+    \b
+    Example:
+      clearance waiver revoke plan.yaml --criterion f1 -m "New labels arrived"
+    """
+    from clearance.errors import NotFoundError
+    from clearance.services.approvals import revoke_waiver, waivers_of
+    from clearance.signing.statements import WAIVER_REVOCATION_V1, envelope_digest
+
+    me = client(ctx, key_file)
+    local = me.plan(Path(plan))
+    candidate = me.recorded_candidate(local)
+    waivers = waivers_of(me.ws, candidate, criterion)
+    if not waivers:
+        raise NotFoundError(f"no waiver of {criterion} on candidate {short(candidate)}")
+    plan_ = local.loaded.plan
+    envelope = me.sign(
+        WAIVER_REVOCATION_V1,
+        ("candidate", candidate),
+        {
+            "system": plan_.system.id,
+            "version": plan_.release.version,
+            "waiver": envelope_digest(waivers[-1].envelope),
+            "criterion": criterion,
+            "reason": message,
+        },
+    )
+    revoke_waiver(me.ws, envelope)
+    console().print(f"Revoked the waiver of {criterion} by {waivers[-1].person}.")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from clearance.cli.output import console
+from clearance.cli.output import client, console, key_option, workspace
 
 
 @click.group()
@@ -54,3 +54,47 @@ def capture(name: str, output: str) -> None:
         f"Captured {name}: Python {manifest['runtime']['python']}, "
         f"{len(manifest['packages'])} packages → {output}"
     )
+
+
+@env.command()
+@click.argument("name")
+@click.option("-d", "--description", default="", help="What this environment is.")
+@key_option
+@click.pass_context
+def declare(ctx: click.Context, name: str, description: str, key_file: str | None) -> None:
+    """Declare NAME a target environment plans may release to (administrators only).
+
+    A plan whose release.target is not declared is refused, so no plan escapes the policy
+    of `production` by naming its target `prod`.
+
+    \b
+    Example:
+      clearance env declare production -d "Customer-facing cluster, eu-west-1"
+    """
+    from clearance.services.policy import declare_target
+
+    me = client(ctx, key_file)
+    envelope = me.admin_statement("target.declare", {"name": name, "description": description})
+    declared, new = declare_target(me.ws, envelope)
+    console().print(f"{'Declared' if new else 'Already declared:'} target environment {declared}")
+
+
+@env.command("list")
+@click.pass_context
+def list_targets(ctx: click.Context) -> None:
+    """List the declared target environments.
+
+    \b
+    Example:
+      clearance env list
+    """
+    from clearance.services.policy import targets
+
+    found = targets(workspace(ctx))
+    if not found:
+        console().print("No target environments declared; `clearance env declare NAME`.")
+    for t in found.values():
+        console().print(
+            f"{t.name}\t{t.description or '-'}\tdeclared by {t.declared_by} "
+            f"on {t.created_at:%Y-%m-%d}"
+        )

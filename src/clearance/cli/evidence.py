@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from clearance.cli.output import as_option, console, load, progress, short, workspace
+from clearance.cli.output import client, console, key_option, progress, short
 
 
 @click.group()
@@ -22,36 +24,71 @@ def evidence() -> None:
     help="The plan whose current candidate the evidence is for.",
 )
 @click.option("--criterion", required=True, help="Id of the criterion it supports.")
-@as_option()
-@click.option("--role", help="Role in which you attest this evidence (e.g. product-owner).")
+@click.option(
+    "--role",
+    help="Attest the evidence in this role (signed by you; you must hold the role).",
+)
 @click.option("--source", help="Where it came from, e.g. the CI job URL.")
+@key_option
 @click.pass_context
 def add(
     ctx: click.Context,
     file: str,
     plan_path: str,
     criterion: str,
-    as_: str | None,
     role: str | None,
     source: str | None,
+    key_file: str | None,
 ) -> None:
     """Store FILE and attach it to a criterion of the plan's current candidate.
+
+    With --role, you attest it: a statement signed with your key, which counts only while
+    you hold the role.
 
     \b
     Example:
       clearance evidence add docs/uat-report.md --plan plan.yaml --criterion uat \\
-          --as carol@example.com --role product-owner
+          --role product-owner
     """
-    from pathlib import Path
+    from clearance.services.evidence import add_evidence, criterion_of
+    from clearance.signing.statements import EVIDENCE_ATTESTATION_V1
 
-    from clearance.services.evidence import add_evidence
-
-    loaded = load(ctx, plan_path)
-    ws = workspace(ctx)
+    me = client(ctx, key_file)
+    local = me.plan(Path(plan_path))
+    criterion_of(local.loaded, criterion)
+    digests = me.digests(local)
     with progress() as bar:
-        attached = add_evidence(ws, loaded, criterion, Path(file), ws.actor(as_), role, source, bar)
+        blob = me.store_file(Path(file), criterion, bar)
+    name = Path(file).name
+    attestation = None
+    if role is not None:
+        plan = local.loaded.plan
+        attestation = me.sign(
+            EVIDENCE_ATTESTATION_V1,
+            ("candidate", me.candidate(local)),
+            {
+                "system": plan.system.id,
+                "version": plan.release.version,
+                "criterion": criterion,
+                "name": name,
+                "digest": blob.digest,
+                "role": role,
+            },
+        )
+    attached = add_evidence(
+        me.ws,
+        None if attestation is not None else me.principal("evidence.add"),
+        local.loaded,
+        digests,
+        criterion,
+        name,
+        blob,
+        source=source,
+        attestation=attestation,
+    )
     state = "Attached" if attached.new else "Already attached:"
+    by = f", attested as {role} by {me.me.name}" if role else ""
     console().print(
         f"{state} {attached.name} ({attached.size:,} bytes, "
-        f"sha256:{short(attached.digest)}…) to criterion {criterion}"
+        f"sha256:{short(attached.digest)}…) to criterion {criterion}{by}"
     )

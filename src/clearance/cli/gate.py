@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from clearance.cli.output import (
     STATUS_STYLE,
-    as_option,
+    client,
     console,
-    load,
+    key_option,
     plan_argument,
     progress,
     short,
-    workspace,
 )
+from clearance.exports.junit import render_junit
+from clearance.exports.markdown import render_markdown
+from clearance.exports.values import brief
 
 if TYPE_CHECKING:
     from clearance.core.decision import Evaluation
@@ -32,13 +35,14 @@ if TYPE_CHECKING:
     default="table",
     help="table for people; json, junit or markdown for CI.",
 )
-@as_option()
+@key_option
 @click.pass_context
-def check(ctx: click.Context, plan: str, fmt: str, as_: str | None) -> None:
+def check(ctx: click.Context, plan: str, fmt: str, key_file: str | None) -> None:
     """Evaluate every criterion from evidence and record the decision.
 
     Submits the revision if it is new and ingests the evidence files the plan names.
-    Exit 0 on GO, 1 on NO-GO.
+    Signed by your identity when you have one; anyone may check, and a check without an
+    identity is recorded as unsigned. Exit 0 on GO, 1 on NO-GO.
 
     \b
     Example:
@@ -46,10 +50,13 @@ def check(ctx: click.Context, plan: str, fmt: str, as_: str | None) -> None:
     """
     from clearance.services.gate import check as run_check
 
-    loaded = load(ctx, plan)
-    ws = workspace(ctx)
+    me = client(ctx, key_file)
+    local = me.plan(Path(plan))
+    loaded = local.loaded
+    digests = me.digests(local)
     with progress() as bar:
-        checked = run_check(ws, loaded, ws.actor(as_), bar)
+        stored = me.store_named_files(local, bar)
+    checked = run_check(me.ws, me.principal("check"), loaded, digests, stored)
     evaluation = checked.evaluation
     if fmt == "json":
         click.echo(json.dumps(evaluation.as_json(), indent=2))
@@ -80,8 +87,8 @@ def show_table(evaluation: Evaluation, system: str, version: str) -> None:
         table.add_row(
             name,
             f"[{style}]{r.status.value}[/]",
-            escape(_brief(r.observed)),
-            escape(_brief(r.expected)),
+            escape(brief(r.observed)),
+            escape(brief(r.expected)),
             escape(r.reason),
         )
     out = console()
@@ -92,77 +99,3 @@ def show_table(evaluation: Evaluation, system: str, version: str) -> None:
         f"Decision: [{style}]{evaluation.decision}[/]"
         + (f" — {len(blocking)} criteria block the release" if blocking else "")
     )
-
-
-def _brief(value: Any, limit: int = 80) -> str:
-    """A short human form of an observed or expected value: scalars as they are, mappings as
-    `key: value` lines; --format json has the full values."""
-    if value is None:
-        return "—"
-    if isinstance(value, dict):
-        text = "\n".join(f"{k}: {_scalar(v)}" for k, v in value.items())
-    elif isinstance(value, list):
-        text = ", ".join(_scalar(v) for v in value)
-    else:
-        text = _scalar(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, (int, float)):
-        return f"{value:g}"
-    return json.dumps(value, separators=(",", ":"))
-
-
-def render_junit(evaluation: Evaluation, system: str) -> str:
-    """One test case per criterion: failed/pending are failures, error is an error,
-    advisory criteria that do not pass are skipped."""
-    import xml.etree.ElementTree as ET
-
-    suite = ET.Element("testsuite", name=f"clearance.{system}", tests=str(len(evaluation.results)))
-    counts = {"failures": 0, "errors": 0, "skipped": 0}
-    for r in evaluation.results:
-        case = ET.SubElement(suite, "testcase", classname=f"clearance.{r.kind}", name=r.id)
-        message = f"{r.status.value}: {r.reason}"
-        if r.status.value in ("passed", "waived"):
-            continue
-        if r.advisory:
-            ET.SubElement(case, "skipped", message=f"advisory — {message}")
-            counts["skipped"] += 1
-        elif r.status.value == "error":
-            ET.SubElement(case, "error", message=message, type="error").text = message
-            counts["errors"] += 1
-        else:
-            ET.SubElement(case, "failure", message=message, type=r.status.value).text = message
-            counts["failures"] += 1
-    for key, value in counts.items():
-        suite.set(key, str(value))
-    root = ET.Element("testsuites")
-    root.append(suite)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
-
-
-def render_markdown(evaluation: Evaluation, system: str, version: str) -> str:
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    icon = {"passed": "✅", "waived": "🟣", "pending": "⏳", "failed": "❌", "error": "⚠️"}
-    lines = [
-        f"## {system} {version}: **{evaluation.decision}**",
-        "",
-        f"Candidate `{evaluation.candidate}`",
-        "",
-        "| Criterion | Kind | Status | Observed | Expected | Reason |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in evaluation.results:
-        name = r.id + (" (advisory)" if r.advisory else "")
-        lines.append(
-            f"| {cell(name)} | {r.kind} | {icon.get(r.status.value, '')} {r.status.value} | "
-            f"{cell(_brief(r.observed))} | {cell(_brief(r.expected))} | {cell(r.reason)} |"
-        )
-    return "\n".join(lines)

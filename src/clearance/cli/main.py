@@ -1,6 +1,7 @@
 """Entry point: a lazily loaded command group and the mapping of errors to exit codes.
 
-Exit codes: 0 GO or success, 1 NO-GO, 2 bad input or usage, 3 integrity failure.
+Exit codes: 0 GO or success, 1 NO-GO, 2 bad input or usage, 3 integrity failure,
+77 not permitted, 70 a bug.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ COMMANDS = {
     ),
     "schema": ("clearance.cli.plans:schema", "Print the JSON Schema of deployment plans."),
     "plan": ("clearance.cli.plans:plan", "Validate, submit, list and diff plan revisions."),
-    "env": ("clearance.cli.environments:env", "Capture environment manifests."),
+    "env": (
+        "clearance.cli.environments:env",
+        "Capture manifests; declare and list target environments.",
+    ),
     "evidence": ("clearance.cli.evidence:evidence", "Attach evidence files to criteria."),
     "check": ("clearance.cli.gate:check", "Run the release gate: GO (exit 0) or NO-GO (exit 1)."),
     "approve": ("clearance.cli.approvals:approve", "Sign off the plan's candidate in a role."),
@@ -36,6 +40,8 @@ COMMANDS = {
     "export": ("clearance.cli.packs:export", "Write the audit pack of a release."),
     "pack": ("clearance.cli.packs:pack", "Verify audit packs offline."),
     "verify": ("clearance.cli.workspace:verify", "Re-hash the workspace's records and blobs."),
+    "db": ("clearance.cli.workspace:db", "The workspace database: schema upgrades."),
+    "waiver": ("clearance.cli.approvals:waiver", "Revoke waivers."),
     "log": ("clearance.cli.log:log", "The audit log: checkpoints, verification, proofs."),
     "demo": ("clearance.cli.demo:demo", "Run the end-to-end demo in a new folder."),
 }
@@ -75,33 +81,97 @@ class LazyGroup(click.Group):
     help="Workspace folder (default: ./.clearance).",
 )
 @click.option(
+    "--identity",
+    type=click.Path(dir_okay=False),
+    envvar="CLEARANCE_IDENTITY",
+    help="Your private key: who acts (default: the identity `init` made here).",
+)
+@click.option(
     "--receipt",
     type=click.Path(dir_okay=False),
     help="Write the receipt of this command's write (event index + signed checkpoint) to FILE.",
 )
 @click.version_option(package_name="clearance")
 @click.pass_context
-def cli(ctx: click.Context, workspace: str | None, receipt: str | None) -> None:
+def cli(
+    ctx: click.Context, workspace: str | None, identity: str | None, receipt: str | None
+) -> None:
     """Clearance: deployment plans as code, a release gate that decides from evidence,
     sign-offs bound to what they approve, and audit packs anyone can verify.
 
     \b
-    Exit codes: 0 GO or success, 1 NO-GO, 2 bad input, 3 integrity failure.
+    Exit codes: 0 GO or success, 1 NO-GO, 2 bad input, 3 integrity failure,
+    77 not permitted.
     Start with:  clearance init --template tabular-classifier
     """
+    import dataclasses
+
     from clearance.settings import Settings
 
-    ctx.obj = Settings.from_env(workspace=Path(workspace) if workspace else None)
-    if receipt:
-        ctx.call_on_close(lambda: _write_receipt(ctx, Path(receipt)))
+    settings = Settings.from_env(workspace=Path(workspace) if workspace else None)
+    if identity:
+        settings = dataclasses.replace(settings, identity=Path(identity).absolute())
+    ctx.obj = settings
+    if receipt is not None:
+        # Refused now, not after the command has recorded its write and the receipt is lost.
+        target = _receipt_target(Path(receipt))
+        ctx.call_on_close(lambda: _write_receipt(ctx, target))
+
+
+def _receipt_target(path: Path) -> Path:
+    """The receipt file, once it is certain it can be written: its folder exists or can be
+    created under the nearest existing folder, which is writable; UsageError otherwise."""
+    from clearance.errors import UsageError
+
+    path = path.absolute()  # click has refused a path that is a folder
+    folder = path.parent
+    while not os.path.lexists(folder):
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UsageError(
+            f"--receipt {path}: {folder} is a file, not a folder, so the receipt's folder "
+            "cannot be created there; give a path in a folder, e.g. receipts/receipt.json"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"--receipt {path}: cannot write in {folder} (permission denied); give a path "
+            "in a folder you can write"
+        )
+    return path
 
 
 def _write_receipt(ctx: click.Context, path: Path) -> None:
+    """Write the receipt of the command's write, if it made one: the folder is created, and
+    the file is replaced whole, so a reader never sees half a receipt."""
     import json
 
     ws = ctx.meta.get("clearance.workspace")
-    if ws is not None and ws.last_receipt is not None:
-        path.write_text(json.dumps(ws.last_receipt.as_json(), indent=2) + "\n")
+    if ws is None or ws.last_receipt is None:
+        return
+    text = json.dumps(ws.last_receipt.as_json(), indent=2) + "\n"
+    try:
+        _replace_file(path, text)
+    except OSError as exc:
+        from clearance.errors import UsageError
+
+        raise UsageError(
+            f"the command's write was recorded, but its receipt could not be written to "
+            f"{path} ({exc.strerror or exc}); keep this receipt instead:\n{text.rstrip()}"
+        ) from None
+
+
+def _replace_file(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,8 +13,8 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from clearance.client.local import LocalClient, LocalPlan
     from clearance.errors import ClearanceError
-    from clearance.services.plans import LoadedPlan
     from clearance.services.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,17 +71,43 @@ def workspace(ctx: click.Context) -> Workspace:
     return ws
 
 
-def load(ctx: click.Context, path: str) -> LoadedPlan:
-    from clearance.services.plans import load_plan
+def identity_path(ctx: click.Context, key_file: str | None = None) -> Path | None:
+    """Whose key signs: the command's --key, else --identity / CLEARANCE_IDENTITY, else the
+    default identity `init` remembered for this workspace."""
+    if key_file:
+        return Path(key_file)
+    settings = ctx.find_root().obj
+    if settings.identity is not None:
+        return Path(settings.identity)
+    remembered = workspace(ctx).config.get("identity")
+    return Path(remembered) if remembered else None
 
-    return load_plan(Path(path), ctx.find_root().obj, workspace(ctx))
+
+def client(ctx: click.Context, key_file: str | None = None) -> LocalClient:
+    """The command's client: this workspace, signing with the acting person's key."""
+    from clearance.client.local import LocalClient, load_identity
+
+    root = ctx.find_root()
+    if "clearance.client" not in root.meta:
+        root.meta["clearance.client"] = LocalClient(
+            workspace(ctx), load_identity(identity_path(ctx, key_file))
+        )
+    found: LocalClient = root.meta["clearance.client"]
+    return found
 
 
-def as_option(
-    help: str = "Who is acting (default: CLEARANCE_USER or your login name).",
-    required: bool = False,
-) -> Callable[[F], F]:
-    return click.option("--as", "as_", metavar="PERSON", required=required, help=help)
+def load(ctx: click.Context, path: str, key_file: str | None = None) -> LocalPlan:
+    return client(ctx, key_file).plan(Path(path))
+
+
+def key_option(f: F) -> F:
+    """Per-command --key: an alias of the global --identity."""
+    return click.option(
+        "--key",
+        "key_file",
+        type=click.Path(dir_okay=False, exists=True),
+        help="Your private signing key (same as the global --identity).",
+    )(f)
 
 
 def plan_argument(f: F) -> F:

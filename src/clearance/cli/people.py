@@ -1,4 +1,6 @@
-"""`clearance people …` and `clearance keys …`: who may sign, in which roles, with which keys."""
+"""`clearance people …` and `clearance keys …`: who may sign, in which roles, with which keys.
+Every change is a statement signed by the person making it (an administrator, or you for
+your own keys)."""
 
 from __future__ import annotations
 
@@ -6,13 +8,19 @@ from pathlib import Path
 
 import click
 
-from clearance.cli.output import as_option, console, workspace
+from clearance.cli.output import client, console, key_option, workspace
 
 
-def _public_key(path: str) -> bytes:
+def _public_key(ctx: click.Context, path: str) -> bytes:
+    from clearance.client.paths import read_document
     from clearance.signing.statements import load_public_key
 
-    return load_public_key(Path(path).read_bytes())
+    limit = ctx.find_root().obj.max_plan_bytes
+    return load_public_key(read_document(Path(path), limit, "public key"))
+
+
+def _roles(person: object) -> str:
+    return ", ".join(str(r) for r in getattr(person, "roles", [])) or "none"
 
 
 @click.group()
@@ -30,77 +38,85 @@ def people() -> None:
     help="ROLE (organisation-wide) or SYSTEM:ROLE; repeat for several.",
 )
 @click.option(
-    "--key",
-    "key_file",
+    "--public-key",
+    "public_key",
     type=click.Path(dir_okay=False, exists=True),
     help="Their public key (PEM, or the raw key in base64).",
 )
 @click.option("--same-as", help="Another registered name of the same person.")
-@as_option()
+@key_option
 @click.pass_context
 def add(
     ctx: click.Context,
     name: str,
     roles: tuple[str, ...],
-    key_file: str | None,
+    public_key: str | None,
     same_as: str | None,
-    as_: str | None,
+    key_file: str | None,
 ) -> None:
-    """Register NAME with roles and a public key.
+    """Register NAME with roles and a public key (administrators only).
 
     \b
     Example:
-      clearance people add dana@example.com --role model-risk --key dana.pub
+      clearance people add dana@example.com --role model-risk --public-key dana.pem.pub
     """
     from clearance.services.people import add_person
+    from clearance.signing import b64
 
-    ws = workspace(ctx)
-    raw = _public_key(key_file) if key_file else None
-    person = add_person(ws, name, list(roles), ws.actor(as_), raw, same_as)
+    me = client(ctx, key_file)
+    raw = _public_key(ctx, public_key) if public_key else None
+    envelope = me.admin_statement(
+        "person.add",
+        {
+            "name": name,
+            "roles": list(roles),
+            "public_key": b64(raw) if raw is not None else None,
+            "same_as": same_as,
+        },
+    )
+    person = add_person(me.ws, envelope)
     alias = f" (the same person as {person.identity})" if person.identity != person.name else ""
     console().print(
-        f"Registered {person.name}{alias}: roles "
-        f"{', '.join(str(r) for r in person.roles) or 'none'}; "
-        f"{len(person.keys)} key(s)"
+        f"Registered {person.name}{alias}: roles {_roles(person)}; {len(person.keys)} key(s)"
     )
+
+
+def _change(ctx: click.Context, name: str, role: str, key_file: str | None, verb: str) -> None:
+    from clearance.services.people import change_role
+
+    me = client(ctx, key_file)
+    person = change_role(me.ws, me.admin_statement(f"role.{verb}", {"name": name, "role": role}))
+    console().print(f"{person.name}: roles {_roles(person)}")
 
 
 @people.command()
 @click.argument("name")
 @click.option("--role", required=True, help="ROLE or SYSTEM:ROLE.")
-@as_option()
+@key_option
 @click.pass_context
-def grant(ctx: click.Context, name: str, role: str, as_: str | None) -> None:
-    """Give NAME a role.
+def grant(ctx: click.Context, name: str, role: str, key_file: str | None) -> None:
+    """Give NAME a role (administrators only).
 
     \b
     Example:
       clearance people grant erik@example.com --role credit-scoring:eng-manager
     """
-    from clearance.services.people import grant_role
-
-    ws = workspace(ctx)
-    person = grant_role(ws, name, role, ws.actor(as_))
-    console().print(f"{person.name}: roles {', '.join(str(r) for r in person.roles)}")
+    _change(ctx, name, role, key_file, "grant")
 
 
 @people.command()
 @click.argument("name")
 @click.option("--role", required=True, help="ROLE or SYSTEM:ROLE.")
-@as_option()
+@key_option
 @click.pass_context
-def revoke(ctx: click.Context, name: str, role: str, as_: str | None) -> None:
-    """Take a role away from NAME.
+def revoke(ctx: click.Context, name: str, role: str, key_file: str | None) -> None:
+    """Take a role away from NAME (administrators only).
 
     \b
     Example:
       clearance people revoke erik@example.com --role eng-manager
     """
-    from clearance.services.people import grant_role
-
-    ws = workspace(ctx)
-    person = grant_role(ws, name, role, ws.actor(as_), action="revoke")
-    console().print(f"{person.name}: roles {', '.join(str(r) for r in person.roles) or 'none'}")
+    _change(ctx, name, role, key_file, "revoke")
 
 
 @people.command("list")
@@ -117,13 +133,15 @@ def list_people(ctx: click.Context) -> None:
     from clearance.services.people import people as all_people
 
     table = Table(title="People")
-    for col in ("Name", "Identity", "Roles", "Keys (valid from → retired)"):
+    for col in ("Name", "Identity", "Roles", "Keys (id, valid from → retired)"):
         table.add_column(col)
     for p in all_people(workspace(ctx)):
         keys = "\n".join(
-            f"{k.key_id[7:19]} {k.valid_from[:10]} → {(k.retired_at or '')[:10]}" for k in p.keys
+            f"{k.key_id[7:19]} {k.valid_from[:10]} → "
+            + (f"retired {k.retired_at[:10]}" if k.retired_at else "")
+            for k in p.keys
         )
-        table.add_row(p.name, p.identity, ", ".join(str(r) for r in p.roles), keys)
+        table.add_row(p.name, p.identity, _roles(p), keys)
     console().print(table)
 
 
@@ -141,11 +159,11 @@ def keys() -> None:
     help="Private key file to write (readable by you only); FILE.pub gets the public key.",
 )
 def generate(output: str) -> None:
-    """Create an Ed25519 key pair for signing sign-offs.
+    """Create an Ed25519 key pair for signing.
 
     \b
     Example:
-      clearance keys generate -o ~/.clearance/dana.pem
+      clearance keys generate -o ~/.config/clearance/dana.pem
     """
     from clearance.errors import UsageError
     from clearance.signing import SigningKey
@@ -164,44 +182,50 @@ def generate(output: str) -> None:
 @keys.command("add")
 @click.argument("name")
 @click.argument("public_key", type=click.Path(dir_okay=False, exists=True))
-@as_option()
+@key_option
 @click.pass_context
-def add_key(ctx: click.Context, name: str, public_key: str, as_: str | None) -> None:
-    """Register another public key for NAME (e.g. a rotated one).
+def add_key(ctx: click.Context, name: str, public_key: str, key_file: str | None) -> None:
+    """Register another public key for NAME: your own (signed with a current key of yours),
+    or anyone's if you are an administrator.
 
     \b
     Example:
       clearance keys add dana@example.com dana-2027.pem.pub
     """
     from clearance.services.people import add_key as register
+    from clearance.signing import b64
 
-    ws = workspace(ctx)
-    console().print(f"Registered key {register(ws, name, _public_key(public_key), ws.actor(as_))}")
+    me = client(ctx, key_file)
+    raw = _public_key(ctx, public_key)
+    kid = register(me.ws, me.admin_statement("key.add", {"name": name, "public_key": b64(raw)}))
+    console().print(f"Registered key {kid} for {name.strip().casefold()}")
 
 
 @keys.command()
 @click.argument("key_id")
-@as_option()
+@key_option
 @click.pass_context
-def retire(ctx: click.Context, key_id: str, as_: str | None) -> None:
-    """Stop KEY_ID from signing from now on; what it signed before still verifies.
+def retire(ctx: click.Context, key_id: str, key_file: str | None) -> None:
+    """Stop KEY_ID (the id, or the short id `people list` shows) from signing from now on;
+    what it signed before still verifies.
 
     \b
     Example:
-      clearance keys retire sha256:3f2a…
+      clearance keys retire 3f2a9c1b7d04
     """
-    from clearance.services.people import retire_key
+    from clearance.services.people import find_key, retire_key
 
-    ws = workspace(ctx)
-    retire_key(ws, key_id, ws.actor(as_))
-    console().print(f"Retired {key_id}")
+    me = client(ctx, key_file)
+    full = find_key(me.ws, key_id)
+    retire_key(me.ws, me.admin_statement("key.retire", {"key_id": full}))
+    console().print(f"Retired {full}")
 
 
 @keys.command("workspace")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also write it to FILE.")
 @click.pass_context
 def workspace_key(ctx: click.Context, output: str | None) -> None:
-    """Print the workspace's public key (PEM): what deploy pipelines verify attestations with.
+    """Print the workspace's public key (PEM): what deploy pipelines and auditors pin.
 
     \b
     Example:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
-from clearance.cli.output import as_option, console, load, plan_argument, short, workspace
+from clearance.cli.output import client, console, key_option, load, plan_argument, short, workspace
 
 
 @click.command()
@@ -39,7 +40,7 @@ def validate(ctx: click.Context, plan: str) -> None:
     Example:
       clearance plan validate plan.yaml
     """
-    loaded = load(ctx, plan)
+    loaded = load(ctx, plan).loaded
     p = loaded.plan
     console().print(
         f"{plan}: valid — system {p.system.id}, release {p.release.version} "
@@ -51,9 +52,9 @@ def validate(ctx: click.Context, plan: str) -> None:
 @plan.command()
 @plan_argument
 @click.option("-m", "--message", required=True, help="What changed in this revision.")
-@as_option()
+@key_option
 @click.pass_context
-def submit(ctx: click.Context, plan: str, message: str, as_: str | None) -> None:
+def submit(ctx: click.Context, plan: str, message: str, key_file: str | None) -> None:
     """Record the plan as a new immutable revision (nothing happens if it is unchanged).
 
     \b
@@ -62,9 +63,10 @@ def submit(ctx: click.Context, plan: str, message: str, as_: str | None) -> None
     """
     from clearance.services.plans import submit_plan
 
-    loaded = load(ctx, plan)
-    ws = workspace(ctx)
-    sub = submit_plan(ws, loaded, ws.actor(as_), message)
+    me = client(ctx, key_file)
+    local = me.plan(Path(plan))
+    principal = me.principal("plan.submit", required=True)
+    sub = submit_plan(me.ws, principal, local.loaded, me.digests(local), message)
     what = "Submitted revision" if sub.new_revision else "Revision already recorded:"
     console().print(f"{what} {sub.revision.digest}")
     console().print(f"Candidate {sub.candidate.digest}")

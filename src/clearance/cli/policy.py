@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from clearance.cli.output import as_option, console, load, plan_argument, workspace
+from clearance.cli.output import client, console, key_option, plan_argument, workspace
 
 
 @click.group()
@@ -17,19 +17,28 @@ def policy() -> None:
 
 @policy.command("set")
 @click.argument("file", type=click.Path(dir_okay=False))
-@as_option()
+@key_option
 @click.pass_context
-def set_(ctx: click.Context, file: str, as_: str | None) -> None:
-    """Validate and record a policy; it applies to every plan from now on.
+def set_(ctx: click.Context, file: str, key_file: str | None) -> None:
+    """Validate and record a policy (administrators only); it applies to every plan from
+    now on.
 
     \b
     Example:
       clearance policy set policy.yaml
     """
-    from clearance.services.policy import set_policy
+    from clearance.client.paths import read_document
+    from clearance.errors import UsageError
+    from clearance.services.policy import policy_document, set_policy
 
-    ws = workspace(ctx)
-    current, changed = set_policy(ws, Path(file), ws.actor(as_))
+    me = client(ctx, key_file)
+    raw = read_document(Path(file), me.ws.settings.max_plan_bytes, "policy file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{file}: not UTF-8 text") from None
+    document = policy_document(text, file)
+    current, changed = set_policy(me.ws, me.admin_statement("policy.set", {"policy": document}))
     state = "Recorded" if changed else "Unchanged:"
     console().print(
         f"{state} policy {current.digest} (targets: "
@@ -74,14 +83,20 @@ def export(ctx: click.Context, plan: str, output: str) -> None:
     """
     from clearance.services.attestations import latest_attestation
 
-    envelope = latest_attestation(workspace(ctx), load(ctx, plan))
+    me = client(ctx)
+    envelope = latest_attestation(me.ws, me.candidate(me.plan(Path(plan))))
     Path(output).write_text(json.dumps(envelope, indent=2) + "\n")
     console().print(f"Wrote {output}")
 
 
 @attestation.command()
 @click.argument("file", type=click.Path(dir_okay=False, exists=True))
-@click.option("--subject", required=True, help="The artifact digest about to be deployed.")
+@click.option(
+    "--subject",
+    required=True,
+    metavar="sha256:HEX",
+    help="The artifact digest about to be deployed, as sha256:<64 hex>.",
+)
 @click.option(
     "--key",
     "key_file",
@@ -97,15 +112,20 @@ def verify(ctx: click.Context, file: str, subject: str, key_file: str | None) ->
       clearance attestation verify release.intoto.json --subject sha256:ab12… --key ws.pub
     """
     from clearance.errors import IntegrityError
-    from clearance.signing.statements import load_public_key
+    from clearance.signing.statements import load_public_key, subject_digest
 
+    subject = subject_digest(subject)
     if key_file:
-        raw = load_public_key(Path(key_file).read_bytes())
+        from clearance.client.paths import read_document
+
+        raw = load_public_key(read_document(Path(key_file), 64 * 1024, "public key"))
     else:
         raw = workspace(ctx).signing_key.public_raw
+    from clearance.client.paths import read_document
     from clearance.signing.statements import verify_attestation
 
-    failures = verify_attestation(Path(file).read_bytes(), subject, raw)
+    limit = ctx.find_root().obj.max_plan_bytes
+    failures = verify_attestation(read_document(Path(file), limit, "attestation"), subject, raw)
     if failures:
         raise IntegrityError(f"{file} does not allow deploying {subject}:", failures)
     console().print(f"{file}: GO for {subject}, signed by the workspace key.")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from clearance.cli.output import as_option, console, load, plan_argument, short, workspace
+from clearance.cli.output import client, console, key_option, plan_argument, short, workspace
 
 
 @click.command()
 @plan_argument
-@as_option()
+@key_option
 @click.pass_context
-def release(ctx: click.Context, plan: str, as_: str | None) -> None:
+def release(ctx: click.Context, plan: str, key_file: str | None) -> None:
     """Re-run the gate and record the deployment of a GO candidate to its target.
 
     A NO-GO candidate is refused (exit 1) with the reasons.
@@ -22,10 +24,14 @@ def release(ctx: click.Context, plan: str, as_: str | None) -> None:
     """
     from clearance.services.releases import release as record_release
 
-    loaded = load(ctx, plan)
-    ws = workspace(ctx)
-    done = record_release(ws, loaded, ws.actor(as_))
-    p = loaded.plan
+    me = client(ctx, key_file)
+    local = me.plan(Path(plan))
+    digests = me.digests(local)
+    stored = me.store_named_files(local)
+    done = record_release(
+        me.ws, me.principal("release", required=True), local.loaded, digests, stored
+    )
+    p = local.loaded.plan
     if done.already:
         console().print(
             f"Already released: {p.system.id} {p.release.version} runs in "

@@ -59,6 +59,9 @@ def apply_waiver(result: Result, ctx: EvaluationContext) -> Result:
         return result
     waiver = standing_waiver(result.id, ctx)
     if waiver is None:
+        void = ctx.void_waivers.get(result.id, ())
+        if void:
+            return replace(result, reason=result.reason + "; " + "; ".join(void))
         return result
     reason = (
         f"waived by {waiver.person} ({waiver.role}) until {waiver.expires_at.date().isoformat()}: "

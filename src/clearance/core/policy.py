@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from clearance.core.criteria import CRITERION_MODELS, KINDS, Slug
 from clearance.core.digest import json_digest
+from clearance.core.durations import Duration
 from clearance.core.loader import (  # private helpers shared with the plan loader
     _LOADER,
     MAX_DEPTH,
@@ -81,6 +82,18 @@ class TargetPolicy(_Model):
     waivers: list[WaiverRule] = Field(default_factory=list)
 
 
+def _target_name(value: str) -> str:
+    if value == "*" or _ID.fullmatch(value):
+        return value
+    raise ValueError(
+        "expected lower-case letters, digits, '.', '_' or '-' (at most 64), starting with a "
+        f'letter or digit, or "*" for every target; got "{value}"'
+    )
+
+
+TargetName = Annotated[str, AfterValidator(_target_name)]
+
+
 class Policy(BaseModel):
     """The organisation's minimum criteria per target environment; plans cannot lower them."""
 
@@ -95,10 +108,32 @@ class Policy(BaseModel):
     api_version: Literal["clearance/v1"] = Field(alias="apiVersion")
     kind: Literal["Policy"]
     description: str | None = None
-    targets: dict[Slug, TargetPolicy] = Field(default_factory=dict)
+    targets: dict[TargetName, TargetPolicy] = Field(
+        default_factory=dict,
+        description='Rules per target environment; "*" holds rules for every target.',
+    )
+    max_waiver: Duration = Field(
+        "90d", description="The longest a waiver may last, e.g. 90d; longer ones are refused."
+    )
 
     def target(self, name: str | None) -> TargetPolicy:
-        return self.targets.get(name or "") or TargetPolicy()
+        """The rules for releases to `name`: those for every target ("*") and its own; its
+        own criterion of the same id replaces the general one."""
+        every = self.targets.get("*") or TargetPolicy()
+        own = self.targets.get(name or "") or TargetPolicy()
+        own_ids = {c.id for c in own.criteria}
+        return TargetPolicy(
+            criteria=[*(c for c in every.criteria if c.id not in own_ids), *own.criteria],
+            waivers=[*every.waivers, *own.waivers],
+        )
+
+    def rule_labels(self, name: str | None) -> dict[str, str]:
+        """Where each criterion of `target(name)` is written: `targets.X.criteria[i]`."""
+        labels = {}
+        for key in ("*", name or ""):
+            for i, c in enumerate((self.targets.get(key) or TargetPolicy()).criteria):
+                labels[c.id] = f"targets.{key}.criteria[{i}]"
+        return labels
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -284,9 +319,7 @@ def merge_policy(
         return plan
     digest = policy_digest or _digest_of(policy)
     short = f"policy {digest[:19]}…" if digest.startswith("sha256:") else f"policy {digest}"
-    rule_of = {
-        c.id: f"targets.{target}.criteria[{i}]" for i, c in reversed(list(enumerate(required)))
-    }
+    rule_of = policy.rule_labels(target)
     problems: list[Problem] = []
     for i, crit in enumerate(plan.criteria):
         if crit.id in rule_of:
@@ -297,14 +330,13 @@ def merge_policy(
             )
             problems.append(_at(filename, positions, ("criteria", i, "id"), message))
     hint = ", ".join(sorted(plan.environments)) or "none declared yet"
-    for j, crit in enumerate(required):
+    for crit in required:
         for field in ("source", "target"):
             name = getattr(crit, field, None)
             if name is not None and name not in plan.environments:
                 message = (
-                    f'environment "{name}" is named by policy rule targets.{target}.criteria'
-                    f"[{j}].{field} ({short}) but not declared under environments ({hint}); "
-                    "add it there"
+                    f'environment "{name}" is named by policy rule {rule_of[crit.id]}.{field} '
+                    f"({short}) but not declared under environments ({hint}); add it there"
                 )
                 problems.append(_at(filename, positions, ("environments",), message))
     if problems:

@@ -123,6 +123,8 @@ class EvaluationContext:
     waivers: Sequence[WaiverRecord] = ()
     #: criteria that no waiver can clear (approvals required by policy)
     unwaivable: frozenset[str] = frozenset()
+    #: criterion id -> why waivers recorded for it do not count (shown with its result)
+    void_waivers: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def evidence_for(self, criterion_id: str) -> Sequence[EvidenceItem]:
         return self.evidence.get(criterion_id, ())

@@ -10,7 +10,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 TIMEOUT_SECONDS = 300
-MEANINGS = {0: "GO or success", 1: "NO-GO", 2: "bad input or usage", 3: "integrity failure"}
+MEANINGS = {
+    0: "GO or success",
+    1: "NO-GO",
+    2: "bad input or usage",
+    3: "integrity failure",
+    77: "not permitted",
+}
 
 
 class DemoFailed(Exception):
@@ -22,12 +28,15 @@ class DemoFailed(Exception):
         self.exit_code = exit_code
 
 
-def demo_environment(workspace: Path, user: str) -> dict[str, str]:
+def demo_environment(workspace: Path, user: str, home: Path | None = None) -> dict[str, str]:
     """The environment of every command: this process's, minus any CLEARANCE_* setting that
-    would point the demo at another workspace or server, plus the demo's own workspace."""
+    would point the demo at another workspace or server, plus the demo's own workspace, its
+    first administrator's name, and where that person's identity key is kept (`home`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARANCE_")}
     env["CLEARANCE_WORKSPACE"] = str(workspace)
     env["CLEARANCE_USER"] = user
+    if home is not None:
+        env["CLEARANCE_HOME"] = str(home)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.setdefault("COLUMNS", "120")
     return env

@@ -30,6 +30,7 @@ PACK = "audit-pack.zip"
 ATTESTATION = "release.intoto.json"
 TAMPERED = "release-tampered.intoto.json"
 WORKSPACE_KEY = "keys/clearance-workspace.pub"
+IDENTITIES = "identities"  # where `init` keeps the first administrator's key pair
 FAIRNESS_ANCHOR = "  # Interested parties: each one above"
 AUC_GAP = """  # Added after the model-risk review: the AUC gap between groups is bounded too.
   - id: fairness-auc
@@ -72,7 +73,8 @@ def run_demo(directory: Path, out: Callable[[str], None], clearance: Sequence[st
     except (files.FolderRefused, OSError) as exc:
         out(f"Demo not started: {exc}")
         return 2
-    shell = Shell(root, out, clearance, demo_environment(root / ".clearance", OWNER))
+    environment = demo_environment(root / ".clearance", OWNER, root / IDENTITIES)
+    shell = Shell(root, out, clearance, environment)
     try:
         _story(shell, root, out)
     except DemoFailed as exc:
@@ -83,6 +85,7 @@ def run_demo(directory: Path, out: Callable[[str], None], clearance: Sequence[st
         return 2
     out(f"Attestation: {root / ATTESTATION}")
     out("Decision: GO")
+    out(f"Workspace key: {root / WORKSPACE_KEY}")
     out(f"Audit pack: {root / PACK}")
     return 0
 
@@ -113,7 +116,10 @@ def _story(shell: Shell, root: Path, out: Callable[[str], None]) -> None:
     acknowledge = _write_manifests(root, out)
 
     _section(out, "5. Create the workspace, write the deployment plan and submit it")
+    out(f"{OWNER} creates the workspace and so becomes its first administrator; from here")
+    out("on every command is signed by whoever runs it, with their own key.")
     shell.clearance("init")
+    shell.clearance("env", "declare", "production", "-d", "Clinic cloud, AWS eu-west-1")
     files.write_release_files(root, today)
     files.write_text(root, "plan.yaml", demo_plan_text(acknowledge))
     out("Wrote plan.yaml from the tabular-classifier template, with risks.yaml,")
@@ -124,18 +130,25 @@ def _story(shell: Shell, root: Path, out: Callable[[str], None]) -> None:
     _section(out, "6. Ask the gate: NO-GO expected (no user testing report, no sign-offs)")
     shell.clearance("check", "plan.yaml", expect=1)
 
-    _section(out, "6b. Register the people who sign off, each with their own key")
-    for person, role in ((MODEL_RISK, "model-risk"), (ENG_MANAGER, "eng-manager")):
+    _section(out, "6b. The administrator registers the people who sign off, each with their key")
+    for person, role in (
+        (MODEL_RISK, "model-risk"),
+        (ENG_MANAGER, "eng-manager"),
+        (PRODUCT_OWNER, "product-owner"),
+    ):
         shell.clearance("keys", "generate", "-o", _key(person))
-        shell.clearance("people", "add", person, "--role", role, "--key", _key(person) + ".pub")
+        shell.clearance(
+            "people", "add", person, "--role", role, "--public-key", _key(person) + ".pub"
+        )
 
     _section(out, "7. User testing report, and a sign-off review that says no")
     files.write_uat_report(root, today)
     out(f"Wrote {files.UAT_REPORT}")
     _attest_uat(shell)
+    shell.clearance("check", "plan.yaml", expect=1)
     shell.clearance(
-        "reject", "plan.yaml", "--role", "model-risk", "--as", MODEL_RISK, "--key",
-        _key(MODEL_RISK), "-m", "The plan bounds the accuracy gap between groups but not the "
+        "--identity", _key(MODEL_RISK), "reject", "plan.yaml", "--role", "model-risk",
+        "-m", "The plan bounds the accuracy gap between groups but not the "
         "AUC gap; add a criterion for it before this goes out.",
     )  # fmt: skip
     shell.clearance("check", "plan.yaml", expect=1)
@@ -148,16 +161,19 @@ def _story(shell: Shell, root: Path, out: Callable[[str], None]) -> None:
         "plan", "submit", "plan.yaml", "-m", "Bound the AUC gap between groups (model-risk review)"
     )
     _attest_uat(shell)  # evidence is attested for the candidate it was reviewed with
+    out("The gate attaches the plan's evidence to the new candidate; sign-offs come after,")
+    out("bound to exactly that evidence.")
+    shell.clearance("check", "plan.yaml", expect=1)
     holdout, fairness = metrics["holdout"], metrics["fairness"]
     shell.clearance(
-        "approve", "plan.yaml", "--role", "model-risk", "--as", MODEL_RISK, "--key",
-        _key(MODEL_RISK), "-m", f"Holdout AUC {holdout['auc']}; accuracy gap "
+        "--identity", _key(MODEL_RISK), "approve", "plan.yaml", "--role", "model-risk",
+        "-m", f"Holdout AUC {holdout['auc']}; accuracy gap "
         f"{fairness['accuracy_gap']} and AUC gap {fairness['auc_gap']} between sexes are "
         "within our model risk appetite.",
     )  # fmt: skip
     shell.clearance(
-        "approve", "plan.yaml", "--role", "eng-manager", "--as", ENG_MANAGER, "--key",
-        _key(ENG_MANAGER), "-m", "Tests green, rollback rehearsed, change approved: go.",
+        "--identity", _key(ENG_MANAGER), "approve", "plan.yaml", "--role", "eng-manager",
+        "-m", "Tests green, rollback rehearsed, change approved: go.",
     )  # fmt: skip
 
     _section(out, "9. Ask the gate again: GO expected; release and export the audit pack")
@@ -176,7 +192,8 @@ def _story(shell: Shell, root: Path, out: Callable[[str], None]) -> None:
     shell.clearance("release", "plan.yaml")
     shell.clearance("status")
     shell.clearance("export", "plan.yaml", "-o", PACK)
-    shell.clearance("pack", "verify", PACK)
+    out("An auditor checks the pack offline against the workspace key they were given:")
+    shell.clearance("pack", "verify", PACK, "--key", WORKSPACE_KEY)
 
 
 def _key(person: str) -> str:
@@ -185,8 +202,8 @@ def _key(person: str) -> str:
 
 def _attest_uat(shell: Shell) -> None:
     shell.clearance(
-        "evidence", "add", files.UAT_REPORT, "--plan", "plan.yaml", "--criterion", "uat",
-        "--as", PRODUCT_OWNER, "--role", "product-owner",
+        "--identity", _key(PRODUCT_OWNER), "evidence", "add", files.UAT_REPORT,
+        "--plan", "plan.yaml", "--criterion", "uat", "--role", "product-owner",
     )  # fmt: skip
 
 

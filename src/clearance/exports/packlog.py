@@ -4,6 +4,7 @@ events with inclusion proofs, the public keys; and the offline checks that use t
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from clearance.core.checkpoint import Checkpoint
@@ -53,22 +54,66 @@ def log_files(conn: Any, subjects: set[str]) -> dict[str, bytes]:
     }
 
 
+def carried_keys(files: dict[str, bytes]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The public keys the pack carries in keys.json, by key_id, and what is wrong with them.
+
+    A key whose id is not the sha256 of its bytes is dropped and named, so a key named by the
+    auditor's fingerprint is the key with that fingerprint. Carrying a key vouches for nothing.
+    """
+    from clearance.signing import key_id, unb64
+
+    try:
+        entries = json.loads(files[KEYS])
+    except KeyError:
+        return {}, [f"{KEYS}: missing from the pack"]
+    except ValueError as exc:
+        return {}, [f"{KEYS}: unreadable ({exc})"]
+    if not isinstance(entries, list):
+        return {}, [f"{KEYS}: unreadable (not a list of keys)"]
+    keys: dict[str, dict[str, Any]] = {}
+    failures = []
+    for entry in entries:
+        try:
+            kid = entry["key_id"]
+            raw = unb64(entry["public_key"])
+            window = (entry["valid_from"], entry["valid_until"])
+            if not isinstance(window[0], str) or not isinstance(window[1], str | None):
+                raise TypeError("validity window is not a pair of times")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            failures.append(f"{KEYS}: a key entry is unreadable ({exc})")
+            continue
+        if key_id(raw) != kid:
+            failures.append(f"{KEYS}: key {str(kid)[:19]}… is not the key its id names (swapped)")
+            continue
+        keys[kid] = entry
+    return keys, failures
+
+
 def verify_log_files(
-    files: dict[str, bytes], manifest: bytes, candidate: str, kept: Checkpoint | None
+    files: dict[str, bytes],
+    manifest: bytes,
+    *,
+    carried: dict[str, dict[str, Any]],
+    signers: Mapping[str, bytes] | None,
+    kept: Checkpoint | None,
 ) -> list[str]:
-    """Offline checks of the pack's log section; trusts nothing the pack says about itself
-    beyond what its signatures and hashes prove."""
+    """Offline checks of the pack's log section: the manifest and the checkpoint are signed by
+    one key, the leaves give the checkpoint's root, every event is proven in it.
+
+    `carried` are the pack's keys (from `carried_keys`); `signers` the keys the auditor trusts
+    to sign the manifest and checkpoint (None: check only that the pack holds together);
+    `kept` a checkpoint the auditor kept, which the log must still contain.
+    """
     from clearance.services.log import checkpoint_signature_problem
-    from clearance.signing import unb64, verify
+    from clearance.signing import b64, unb64, verify
 
     failures: list[str] = []
     parsers = {
-        KEYS: lambda b: {k["key_id"]: k for k in json.loads(b)},
         CHECKPOINT: lambda b: Checkpoint.from_json(json.loads(b)),
         LEAVES: lambda b: [bytes.fromhex(line) for line in b.decode().split()],
-        PROOFS: json.loads,
-        EVENTS: json.loads,
-        SIGNATURE: json.loads,
+        PROOFS: _proofs,
+        EVENTS: _event_list,
+        SIGNATURE: _signature,
     }
     parsed: dict[str, Any] = {}
     for name, parse in parsers.items():
@@ -80,31 +125,89 @@ def verify_log_files(
             failures.append(f"{name}: unreadable ({exc})")
     if failures:
         return failures
-    keys, checkpoint, leaves = parsed[KEYS], parsed[CHECKPOINT], parsed[LEAVES]
+    checkpoint, leaves = parsed[CHECKPOINT], parsed[LEAVES]
     proofs, events, signature = parsed[PROOFS], parsed[EVENTS], parsed[SIGNATURE]
 
-    key = keys.get(signature.get("key_id", ""))
-    if key is None or not verify(unb64(key["public_key"]), manifest, unb64(signature["signature"])):
+    # A trusted key the pack does not carry still verifies, with no validity window to keep;
+    # one it carries has the same bytes, since carried keys are named by their sha256.
+    keys = dict(carried)
+    for kid, raw in (signers or {}).items():
+        keys.setdefault(kid, {"public_key": b64(raw), "valid_from": "", "valid_until": None})
+    signer = signature["key_id"]
+    key = keys.get(signer)
+    try:
+        holds = key is not None and verify(
+            unb64(key["public_key"]), manifest, unb64(signature["signature"])
+        )
+    except ValueError:
+        holds = False
+    if not holds:
         failures.append(f"{SIGNATURE}: the manifest's signature does not verify")
     problem = checkpoint_signature_problem(checkpoint, keys)
     if problem:
         failures.append(f"{CHECKPOINT}: {problem}")
-    if signature.get("key_id") != checkpoint.key_id:
+    if signer != checkpoint.key_id:
         failures.append(f"{SIGNATURE}: signed by another key than the checkpoint")
+    if signers is not None:
+        failures += _untrusted(signer, checkpoint.key_id, signers, kept)
     if len(leaves) != checkpoint.size or root(leaves).hex() != checkpoint.root:
         failures.append(f"{LEAVES}: the leaf hashes do not give the checkpoint's root")
     if kept is not None:
-        failures += _against_kept(kept, leaves, keys)
+        failures += _against_kept(kept, leaves)
     failures += _events(events, proofs, leaves, checkpoint)
     return failures
 
 
-def _against_kept(kept: Checkpoint, leaves: list[bytes], keys: dict[str, Any]) -> list[str]:
-    if kept.key_id not in keys:
-        return [
-            f"the kept checkpoint was signed by {kept.key_id[:19]}…, which this pack does not "
-            "hold: the history was re-signed with another key"
-        ]
+def _untrusted(
+    signer: str, checkpoint_signer: str, signers: Mapping[str, bytes], kept: Checkpoint | None
+) -> list[str]:
+    """Which of the manifest and the checkpoint is signed by a key the auditor does not trust."""
+    failures = []
+    for name, kid in ((SIGNATURE, signer), (CHECKPOINT, checkpoint_signer)):
+        if kid in signers:
+            continue
+        if kept is not None and kid != kept.key_id:
+            why = (
+                f"not by the key of your kept checkpoint ({kept.key_id[:19]}…): the history "
+                "was re-signed with another key"
+            )
+        elif kept is not None:
+            why = "the key of your kept checkpoint, which does not hold (see above)"
+        else:
+            why = (
+                "which is not a key you trust: the pack was re-signed with another key, or "
+                "you pinned the wrong one"
+            )
+        failures.append(f"{name}: signed by {kid[:19]}…, {why}")
+    return failures
+
+
+def _signature(data: bytes) -> dict[str, str]:
+    signature = json.loads(data)
+    if not isinstance(signature, dict) or not all(
+        isinstance(signature.get(k), str) for k in ("key_id", "signature")
+    ):
+        raise ValueError("expected {key_id, signature}")
+    return signature
+
+
+def _proofs(data: bytes) -> dict[str, list[str]]:
+    proofs = json.loads(data)
+    if not isinstance(proofs, dict):
+        raise ValueError("expected an object of inclusion paths by event index")
+    return proofs
+
+
+def _event_list(data: bytes) -> list[dict[str, Any]]:
+    events = json.loads(data)
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        raise ValueError("expected a list of events")
+    return events
+
+
+def _against_kept(kept: Checkpoint, leaves: list[bytes]) -> list[str]:
+    """The pack's log still holds the kept checkpoint's history (its signature is checked
+    when the trust anchor is resolved)."""
     if kept.size > len(leaves):
         return [
             f"the kept checkpoint has {kept.size} events; the pack's log only "
@@ -115,10 +218,7 @@ def _against_kept(kept: Checkpoint, leaves: list[bytes], keys: dict[str, Any]) -
             f"the log's first {kept.size} events differ from the kept checkpoint "
             "(history rewritten)"
         ]
-    from clearance.services.log import checkpoint_signature_problem
-
-    problem = checkpoint_signature_problem(kept, keys)
-    return [f"the kept checkpoint: {problem}"] if problem else []
+    return []
 
 
 def _events(
@@ -132,11 +232,12 @@ def _events(
         if not isinstance(seq, int) or seq <= last_seq:
             failures.append(f"{EVENTS}: event {seq} is out of order (reordered events)")
             continue
-        if event.get("at", "") < last_at:
+        at = str(event.get("at", ""))
+        if at < last_at:
             failures.append(
                 f"{EVENTS}: event {seq} is dated before the event preceding it (backdated)"
             )
-        last_seq, last_at = seq, event.get("at", "")
+        last_seq, last_at = seq, at
         if seq > len(leaves):
             failures.append(f"{EVENTS}: event {seq} is not in the signed log (inserted)")
             continue
@@ -144,7 +245,10 @@ def _events(
         if leaf != leaves[seq - 1]:
             failures.append(f"{EVENTS}: event {seq} differs from what the log recorded (edited)")
             continue
-        path = [bytes.fromhex(h) for h in proofs.get(str(seq), [])]
+        try:
+            path = [bytes.fromhex(h) for h in proofs.get(str(seq), [])]
+        except (TypeError, ValueError):
+            path = []
         if not verify_inclusion(leaf, seq - 1, checkpoint.size, path, top):
             failures.append(f"{PROOFS}: the inclusion proof of event {seq} does not verify")
     return failures

@@ -5,6 +5,7 @@ people's public keys; and the offline checks of their signatures."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from clearance.errors import IntegrityError
@@ -12,6 +13,9 @@ from clearance.errors import IntegrityError
 APPROVALS = "signed/approvals"
 WAIVERS = "signed/waivers"
 ATTESTATIONS = "signed/attestations"
+ADMIN = "signed/admin"
+EVIDENCE = "signed/evidence"
+REVOCATIONS = "signed/waiver-revocations"
 PEOPLE_KEYS = "people-keys.json"
 
 
@@ -20,76 +24,80 @@ def _json(data: Any) -> bytes:
 
 
 def signed_files(conn: Any, system_id: str, version: str, candidate: str) -> dict[str, bytes]:
-    import sqlalchemy as sa
-
+    """The signed statements of a release as their signers made them, and people's keys."""
+    from clearance.store import people as people_repo
     from clearance.store import repository as repo
-    from clearance.store import tables as t
 
     files: dict[str, bytes] = {}
-    for i, (_, envelope) in enumerate(repo.approval_envelopes(conn, system_id, version), 1):
-        files[f"{APPROVALS}/{i:04d}.dsse.json"] = _json(envelope)
+    approvals = [a for a in repo.signed_approvals(conn, system_id, version) if a.envelope]
+    for i, approval in enumerate(approvals, 1):
+        files[f"{APPROVALS}/{i:04d}.dsse.json"] = _json(approval.envelope)
     for i, waiver in enumerate(repo.waivers_of(conn, candidate), 1):
-        files[f"{WAIVERS}/{i:04d}.dsse.json"] = _json(waiver["envelope"])
+        files[f"{WAIVERS}/{i:04d}.dsse.json"] = _json(waiver.envelope)
     for decision_id, envelope in repo.attestations_of(conn, candidate):
         files[f"{ATTESTATIONS}/decision-{decision_id}.dsse.json"] = _json(envelope)
-    retired = dict(
-        conn.execute(sa.select(t.key_retirements.c.key_id, t.key_retirements.c.at)).all()
-    )
-    rows = conn.execute(
-        sa.select(t.person_keys, t.people.c.identity)
-        .join(t.people, t.people.c.name == t.person_keys.c.person)
-        .order_by(t.person_keys.c.valid_from)
-    )
-    files[PEOPLE_KEYS] = _json(
-        [
-            {
-                "key_id": r.key_id,
-                "person": r.person,
-                "identity": r.identity,
-                "public_key": r.public_key,
-                "valid_from": r.valid_from,
-                "valid_until": retired.get(r.key_id),
-            }
-            for r in rows
-        ]
-    )
+    waivers = repo.waivers_of(conn, candidate)
+    for i, revocation in enumerate(repo.waiver_revocations(conn, [w.id for w in waivers]), 1):
+        files[f"{REVOCATIONS}/{i:04d}.dsse.json"] = _json(revocation.envelope)
+    attested = [e for e in repo.evidence_of(conn, candidate) if e.envelope is not None]
+    for i, evidence in enumerate(attested, 1):
+        files[f"{EVIDENCE}/{i:04d}.dsse.json"] = _json(evidence.envelope)
+    for statement in people_repo.admin_statements(conn):
+        files[f"{ADMIN}/{statement.id:04d}.dsse.json"] = _json(statement.envelope)
+    files[PEOPLE_KEYS] = _json(people_repo.person_keys_with_holders(conn))
     return files
 
 
-def verify_signed(files: dict[str, bytes], candidate: str | None) -> list[str]:
+def verify_signed(
+    files: dict[str, bytes], candidate: str | None, workspace_keys: Mapping[str, bytes]
+) -> list[str]:
     """Each envelope verifies with a key valid when it was signed; approvals.json says only
-    what the signed statements say; attestations are the workspace's and cover this pack."""
+    what the signed statements say; attestations cover this pack and are signed by one of
+    `workspace_keys` (key_id -> raw key), which the caller trusts from outside the pack."""
     from clearance.signing import unb64
     from clearance.signing.statements import (
+        ADMIN_V1,
         APPROVAL_V1,
+        EVIDENCE_ATTESTATION_V1,
         RELEASE_DECISION_V1,
+        WAIVER_REVOCATION_V1,
         WAIVER_V1,
         open_envelope,
     )
 
+    kinds = {
+        APPROVALS: APPROVAL_V1,
+        WAIVERS: WAIVER_V1,
+        REVOCATIONS: WAIVER_REVOCATION_V1,
+        EVIDENCE: EVIDENCE_ATTESTATION_V1,
+        ADMIN: ADMIN_V1,
+        ATTESTATIONS: RELEASE_DECISION_V1,
+    }
+
     failures: list[str] = []
     try:
         people = json.loads(files[PEOPLE_KEYS])
-        workspace_keys = [k for k in json.loads(files["keys.json"]) if k["purpose"] == "workspace"]
         shown = json.loads(files["approvals.json"])
-    except (KeyError, ValueError) as exc:
+        people_keys = {k["key_id"]: unb64(k["public_key"]) for k in people}
+    except (KeyError, ValueError, TypeError) as exc:
         return [f"signed statements: {exc} missing or unreadable"]
     signed: list[dict[str, Any]] = []
     for name in sorted(files):
         if not name.endswith(".dsse.json"):
             continue
-        expected = (
-            APPROVAL_V1
-            if name.startswith(APPROVALS)
-            else WAIVER_V1
-            if name.startswith(WAIVERS)
-            else RELEASE_DECISION_V1
-        )
-        keys = workspace_keys if expected == RELEASE_DECISION_V1 else people
+        folder = name.rsplit("/", 1)[0]
+        if folder not in kinds:
+            failures.append(f"{name}: a signed statement outside the pack's signed folders")
+            continue
+        expected = kinds[folder]
+        keys = workspace_keys if expected == RELEASE_DECISION_V1 else people_keys
         try:
-            stmt = open_envelope(files[name], {k["key_id"]: unb64(k["public_key"]) for k in keys})
+            stmt = open_envelope(files[name], keys)
         except IntegrityError as exc:
-            failures.append(f"{name}: {exc}")
+            if expected == RELEASE_DECISION_V1:
+                failures.append(f"{name}: not signed by a workspace key you trust ({exc})")
+            else:
+                failures.append(f"{name}: {exc}")
             continue
         pred = stmt["predicate"]
         if stmt["predicateType"] != expected:
@@ -105,8 +113,8 @@ def verify_signed(files: dict[str, bytes], candidate: str | None) -> list[str]:
             failures.append(f"{name}: {signer}")
         if expected == APPROVAL_V1:
             signed.append({**pred, "candidate": subject})
-        elif subject != candidate:
-            failures.append(f"{name}: waiver is for candidate {subject}, not this pack's")
+        elif expected != ADMIN_V1 and subject != candidate:
+            failures.append(f"{name}: statement is for candidate {subject}, not this pack's")
     for a in shown:
         match = [
             s

@@ -1,30 +1,40 @@
-"""Sign-offs, rejections, withdrawals and waivers: signed statements by registered people,
-bound to the exact candidate and evidence they saw. Every rule is enforced here, so the CLI,
-the API and the web get the same answers."""
+"""Sign-offs, rejections, withdrawals, waivers and waiver revocations: statements signed by
+registered people, bound to the exact candidate and evidence they saw. The use cases take
+the signed statement and nothing else (they never submit a plan or ingest files); every rule
+is enforced here, so the CLI, the API and the web get the same answers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from clearance.core.criteria import ApprovalCriterion
-from clearance.core.durations import DURATION_PATTERN, parse_duration
+from clearance.core.durations import parse_duration
 from clearance.core.policy import waiver_roles
 from clearance.core.results import ApprovalRecord
-from clearance.errors import NotFoundError, UsageError
-from clearance.services.evidence import evidence_set_digest, ingest_named_files, store_named_files
-from clearance.services.people import Person, identities, load_person, valid_keys
-from clearance.services.plans import LoadedPlan, candidate_of, submit
-from clearance.services.workspace import Workspace, record_event
+from clearance.core.signoffs import (
+    authors_forbidden,
+    is_author,
+    roles_asked,
+    standing_rejection,
+    unwaivable,
+    waiver_problem,
+)
+from clearance.errors import ForbiddenError, NotFoundError, UsageError
+from clearance.services.auth import Signed, require_role, verify_fresh
+from clearance.services.plans import LoadedPlan, recorded_candidate, stored_plan
+from clearance.services.workspace import Workspace
+from clearance.store.uow import retrying
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
-    from clearance.signing import SigningKey
     from clearance.store.records import CandidateRecord
+    from clearance.store.uow import UnitOfWork
 
-Decision = Literal["approve", "reject", "withdraw"]
+DECISIONS = ("approve", "reject", "withdraw")
+EVENT = {
+    "approve": "approval.approved",
+    "reject": "approval.rejected",
+    "withdraw": "approval.withdrawn",
+}
 
 
 @dataclass(frozen=True)
@@ -34,281 +44,241 @@ class Recorded:
     envelope: dict[str, Any]
 
 
-def _signer(conn: Connection, ws: Workspace, name: str, key: SigningKey) -> Person:
-    """The registered person signing, whose key must be theirs and valid now."""
-    person = load_person(conn, name.strip())
-    if person is None:
-        raise UsageError(
-            f"{name} is not registered; `clearance people add {name} --role ROLE "
-            "--key PUBKEY` first"
-        )
-    if key.key_id not in valid_keys(person, ws.clock()):
-        raise UsageError(
-            f"key {key.key_id[:19]}… is not a valid key of {person.name} (registered: "
-            f"{', '.join(k.key_id[:19] + '…' for k in person.keys) or 'none'}); "
-            "register it with `clearance keys add`"
-        )
-    return person
+def _subject(uow: UnitOfWork, signed: Signed) -> tuple[CandidateRecord, LoadedPlan]:
+    candidate = recorded_candidate(uow.conn, signed.subject, "the plan")
+    pred = signed.predicate
+    if (pred.get("system"), pred.get("version")) != (candidate.system_id, candidate.version):
+        raise ForbiddenError("the statement names another system or version than its candidate")
+    return candidate, stored_plan(uow.conn, candidate)
 
 
-def _candidate(conn: Connection, ws: Workspace, loaded: LoadedPlan) -> CandidateRecord:
+def _current_evidence(uow: UnitOfWork, loaded: LoadedPlan, candidate: CandidateRecord) -> str:
+    from clearance.services.evidence import evidence_set_digest
+    from clearance.services.verified import verified_records
+
+    verified = verified_records(uow.conn, loaded, candidate, set(), uow.clock())
+    return evidence_set_digest(verified.evidence)
+
+
+@retrying()
+def sign(ws: Workspace, envelope: dict[str, Any]) -> Recorded:
+    """Record a signed approval, rejection or withdrawal of a submitted candidate."""
+    from clearance.services.gate import authors_of
+    from clearance.services.verified import verified_records
+    from clearance.signing.statements import APPROVAL_V1
     from clearance.store import repository as repo
 
-    digest = candidate_of(ws, loaded)
-    candidate = repo.get_candidate(conn, digest)
-    if candidate is None:
-        # Only a submitted candidate can be signed: a signer never becomes its submitter.
-        raise UsageError(
-            f"candidate {digest} of {loaded.path.name} has not been submitted; run "
-            "`clearance check` or `clearance plan submit` first, then sign off what it shows"
-        )
-    return candidate
-
-
-def sign(
-    ws: Workspace,
-    loaded: LoadedPlan,
-    role: str,
-    name: str,
-    decision: Decision,
-    comment: str,
-    key: SigningKey,
-) -> Recorded:
-    """Record a signed approval, rejection or withdrawal of the plan's current candidate."""
-    from clearance.signing.statements import APPROVAL_V1, open_envelope, sign_statement, statement
-    from clearance.store import repository as repo
-    from clearance.store.records import to_time
-
-    plan = loaded.plan
-    asked = sorted(
-        {q.role for c in plan.criteria if isinstance(c, ApprovalCriterion) for q in c.roles}
-    )
-    if not asked:
-        raise UsageError(
-            f"{loaded.path.name} has no approval criterion, so there is nothing "
-            "to sign off; add a criterion of kind approval"
-        )
-    if role not in asked:
-        raise UsageError(f'this plan asks for no "{role}" sign-off (roles: {", ".join(asked)})')
-    if decision == "reject" and not comment.strip():
-        raise UsageError("a rejection needs a comment saying what must change (-m)")
-    stored = store_named_files(ws, loaded)
-    with ws.transaction() as conn:
-        candidate = _candidate(conn, ws, loaded)
-        person = _signer(conn, ws, name, key)
-        if not person.holds(role, plan.system.id):
-            held = ", ".join(str(g) for g in person.roles) or "none"
+    with ws.transaction() as uow:
+        signed = verify_fresh(uow.conn, envelope, APPROVAL_V1, uow.clock())
+        candidate, loaded = _subject(uow, signed)
+        pred, plan = signed.predicate, loaded.plan
+        decision, role = pred.get("decision"), str(pred.get("role", ""))
+        comment = str(pred.get("comment", ""))
+        if decision not in DECISIONS:
             raise UsageError(
-                f"{person.name} does not hold role {role} for {plan.system.id} "
-                f"(roles: {held}); `clearance people grant {person.name} --role "
-                f"{role}`"
+                f"{decision!r} is not a sign-off; expected approve, reject or withdraw"
             )
-        authors = identities(conn, {plan.owner, *repo.authors_of_candidate(conn, candidate)})
-        forbid = all(
-            c.forbid_author
-            for c in plan.criteria
-            if isinstance(c, ApprovalCriterion) and any(q.role == role for q in c.roles)
-        )
-        if decision == "approve" and forbid and person.identity in authors:
+        asked = roles_asked(plan)
+        if not asked:
             raise UsageError(
-                f"{person.name} wrote or submitted this plan and cannot approve it "
+                f"{loaded.name} has no approval criterion, so there is nothing to sign off; "
+                "add a criterion of kind approval"
+            )
+        if role not in asked:
+            raise UsageError(f'this plan asks for no "{role}" sign-off (roles: {", ".join(asked)})')
+        person = require_role(signed.principal, role, plan.system.id, f"sign off as {role}")
+        if decision == "reject" and not comment.strip():
+            raise UsageError("a rejection needs a comment saying what must change (-m)")
+        authors = authors_of(uow.conn, loaded, candidate)
+        if (
+            decision == "approve"
+            and authors_forbidden(plan, role)
+            and is_author((person.name, person.identity), authors)
+        ):
+            raise ForbiddenError(
+                f"{person.name} owns, wrote or submitted this plan and cannot approve it "
                 "(separation of duties); ask someone else in the role"
             )
-        sub = submit(conn, ws, loaded, person.name)
-        ingest_named_files(conn, ws, loaded, sub, person.name, stored)
-        evidence = evidence_set_digest(repo.evidence_of(conn, candidate.digest))
-        if decision == "withdraw":
-            _require_rejection(
-                conn, plan.system.id, plan.release.version, candidate.digest, person, role
+        if pred.get("evidence") != _current_evidence(uow, loaded, candidate):
+            raise UsageError(
+                "the evidence of this candidate changed since the statement was signed; "
+                "look at `clearance check` again and sign what it shows now"
             )
-        at = ws.clock()
-        stmt = statement(
-            [("candidate", candidate.digest)],
-            APPROVAL_V1,
-            {
-                "system": plan.system.id,
-                "version": plan.release.version,
-                "role": role,
-                "decision": decision,
-                "comment": comment,
-                "person": person.name,
-                "revision": candidate.revision,
-                "evidence": evidence,
-                "time": to_time(at),
-            },
-        )
-        envelope = sign_statement(stmt, key)
-        open_envelope(envelope, valid_keys(person, at))  # what is stored verifies
+        if decision == "withdraw":
+            verified = verified_records(uow.conn, loaded, candidate, authors, uow.clock())
+            if not standing_rejection(verified.approvals, person.identity, role, candidate.digest):
+                raise UsageError(
+                    f"{person.name} has no standing rejection as {role} on this candidate "
+                    "to withdraw"
+                )
         approval = ApprovalRecord(
             person=person.name,
             role=role,
             decision=decision,
             candidate=candidate.digest,
-            at=at,
+            at=signed.at,
             comment=comment,
             identity=person.identity,
-            evidence_set=evidence,
+            evidence_set=pred.get("evidence"),
         )
-        approval_id = repo.insert_approval(
-            conn, plan.system.id, plan.release.version, approval, envelope
+        inserted = repo.insert_approval(
+            uow, candidate.system_id, candidate.version, approval, signed.envelope
         )
-        kind = {
-            "approve": "approval.approved",
-            "reject": "approval.rejected",
-            "withdraw": "approval.withdrawn",
-        }[decision]
-        record_event(
-            conn,
-            ws,
-            kind,
-            person.name,
-            candidate.digest,
-            {
-                "approval_id": approval_id,
+        uow.append(
+            EVENT[decision],
+            actor=person.name,
+            subject=candidate.digest,
+            payload={
+                "approval_id": inserted.id,
                 "role": role,
                 "comment": comment,
                 "identity": person.identity,
-                "evidence": evidence,
+                "evidence": approval.evidence_set,
+                "key_id": signed.principal.key_id,
             },
-            plan.system.id,
+            system_id=candidate.system_id,
+            records=[inserted],
         )
-    return Recorded(approval, approval_id, envelope)
-
-
-def _require_rejection(
-    conn: Connection, system_id: str, version: str, candidate: str, person: Person, role: str
-) -> None:
-    from clearance.store import repository as repo
-
-    mine = [
-        a
-        for a in repo.approvals_of(conn, system_id, version)
-        if a.candidate == candidate and a.role == role and a.who == person.identity
-    ]
-    rejected = False  # replayed as the evaluator does: only a withdrawal lifts a rejection
-    for a in mine:
-        rejected = a.decision == "reject" or (rejected and a.decision != "withdraw")
-    if not rejected:
-        raise UsageError(
-            f"{person.name} has no standing rejection as {role} on this candidate to withdraw"
-        )
+    return Recorded(approval, inserted.id, signed.envelope)
 
 
 # -- waivers --------------------------------------------------------------------------------
 
 
-def parse_expiry(text: str, now: datetime) -> datetime:
-    """`14d`-style durations from now, or an ISO date (end of that day, UTC)."""
-    import re
-
-    if re.fullmatch(DURATION_PATTERN, text):
-        return now + parse_duration(text)
-    try:
-        day = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f'--expires "{text}": give a duration such as 14d or a date such as 2026-12-31'
-        ) from None
-    if day.tzinfo is None:
-        from datetime import UTC
-
-        day = day.replace(tzinfo=UTC)
-    if len(text) == 10:
-        day += timedelta(days=1)
-    return day
-
-
-def waive(
-    ws: Workspace,
-    loaded: LoadedPlan,
-    criterion_id: str,
-    name: str,
-    role: str,
-    justification: str,
-    expires: str,
-    key: SigningKey,
-) -> dict[str, Any]:
-    """Record a signed, justified, expiring waiver of one criterion of the current candidate."""
-    from clearance.signing.statements import WAIVER_V1, open_envelope, sign_statement, statement
+@retrying()
+def waive(ws: Workspace, envelope: dict[str, Any]) -> dict[str, Any]:
+    """Record a signed, justified, expiring waiver of one criterion of a candidate."""
+    from clearance.services.gate import authors_of
+    from clearance.signing.statements import WAIVER_V1
     from clearance.store import repository as repo
-    from clearance.store.records import to_time
+    from clearance.store.records import WaiverRow, from_time
 
-    plan = loaded.plan
-    try:
-        criterion = plan.criterion(criterion_id)
-    except KeyError:
-        raise NotFoundError(f'{loaded.path.name} has no criterion "{criterion_id}"') from None
-    if not justification.strip():
-        raise UsageError(
-            "a waiver needs a justification (-m) saying why the release may go "
-            "without this criterion"
+    with ws.transaction() as uow:
+        signed = verify_fresh(uow.conn, envelope, WAIVER_V1, uow.clock())
+        candidate, loaded = _subject(uow, signed)
+        pred, plan = signed.predicate, loaded.plan
+        criterion_id, role = str(pred.get("criterion", "")), str(pred.get("role", ""))
+        justification = str(pred.get("justification", ""))
+        try:
+            criterion = plan.criterion(criterion_id)
+        except KeyError:
+            raise NotFoundError(f'{loaded.name} has no criterion "{criterion_id}"') from None
+        if not justification.strip():
+            raise UsageError(
+                "a waiver needs a justification (-m) saying why the release may go "
+                "without this criterion"
+            )
+        try:
+            until = from_time(str(pred.get("expires")))
+        except ValueError:
+            raise UsageError("the waiver has no valid expiry") from None
+        if until <= signed.at:
+            raise UsageError("the waiver's expiry is already past; a waiver must expire later")
+        person = require_role(signed.principal, role, plan.system.id, f"waive as {role}")
+        policy = loaded.policy
+        limit = policy.max_waiver if policy else "90d"
+        problem = waiver_problem(
+            signer_names=(person.name, person.identity),
+            role=role,
+            holds_role=True,
+            allowed_roles=waiver_roles(policy, plan.release.target, criterion.id, criterion.kind),
+            authors=authors_of(uow.conn, loaded, candidate),
+            criterion_id=criterion.id,
+            unwaivable_ids=unwaivable(plan, loaded.policy_ids),
+            signed_at=signed.at,
+            expires_at=until,
+            max_duration=parse_duration(limit),
         )
-    at = ws.clock()
-    until = parse_expiry(expires, at)
-    if until <= at:
-        raise UsageError(f"--expires {expires} is already past; a waiver must expire later")
-    allowed = waiver_roles(loaded.policy, plan.release.target, criterion.id, criterion.kind)
-    if not allowed:
-        why = (
-            "the organisation's policy requires it and does not let it be waived"
-            if criterion.id in loaded.policy_ids and criterion.kind == "approval"
-            else "no policy rule lets anyone waive it (set one with `clearance policy set`)"
+        if problem is not None:
+            error = (
+                ForbiddenError if "separation" in problem or "lets only" in problem else UsageError
+            )
+            raise error(f"criterion {criterion.id} cannot be waived by {person.name}: {problem}")
+        inserted = repo.insert_waiver(
+            uow,
+            WaiverRow(
+                id=0,
+                candidate=candidate.digest,
+                system_id=candidate.system_id,
+                criterion_id=criterion.id,
+                person=person.name,
+                role=role,
+                justification=justification,
+                expires_at=until,
+                envelope=signed.envelope,
+                created_at=signed.at,
+            ),
         )
-        raise UsageError(f"criterion {criterion.id} cannot be waived: {why}")
-    if role not in allowed:
-        raise UsageError(
-            f"role {role} may not waive criterion {criterion.id}; the policy "
-            f"allows: {', '.join(sorted(allowed))}"
-        )
-    with ws.transaction() as conn:
-        candidate = _candidate(conn, ws, loaded)
-        person = _signer(conn, ws, name, key)
-        if not person.holds(role, plan.system.id):
-            raise UsageError(f"{person.name} does not hold role {role} for {plan.system.id}")
-        stmt = statement(
-            [("candidate", candidate.digest)],
-            WAIVER_V1,
-            {
-                "system": plan.system.id,
-                "version": plan.release.version,
-                "criterion": criterion.id,
-                "role": role,
-                "person": person.name,
-                "justification": justification,
-                "expires": to_time(until),
-                "time": to_time(at),
-                "policy": loaded.policy_digest,
-            },
-        )
-        envelope = sign_statement(stmt, key)
-        open_envelope(envelope, valid_keys(person, at))
-        waiver_id = repo.insert_waiver(
-            conn,
-            {
-                "candidate": candidate.digest,
-                "system_id": plan.system.id,
-                "criterion_id": criterion.id,
-                "person": person.name,
-                "role": role,
-                "justification": justification,
-                "expires_at": until,
-                "envelope": envelope,
-                "created_at": at,
-            },
-        )
-        record_event(
-            conn,
-            ws,
+        uow.append(
             "waiver.granted",
-            person.name,
-            candidate.digest,
-            {
-                "waiver_id": waiver_id,
+            actor=person.name,
+            subject=candidate.digest,
+            payload={
+                "waiver_id": inserted.id,
                 "criterion": criterion.id,
                 "role": role,
-                "expires": to_time(until),
+                "expires": pred.get("expires"),
                 "justification": justification,
             },
-            plan.system.id,
+            system_id=candidate.system_id,
+            records=[inserted],
         )
-    return envelope
+    return signed.envelope
+
+
+@retrying()
+def revoke_waiver(ws: Workspace, envelope: dict[str, Any]) -> str:
+    """Revoke a waiver: by its author, an administrator, or anyone the policy lets waive it.
+    Returns the criterion id."""
+    from clearance.signing.statements import WAIVER_REVOCATION_V1, envelope_digest
+    from clearance.store import repository as repo
+
+    with ws.transaction() as uow:
+        signed = verify_fresh(uow.conn, envelope, WAIVER_REVOCATION_V1, uow.clock())
+        candidate, loaded = _subject(uow, signed)
+        wanted = str(signed.predicate.get("waiver", ""))
+        reason = str(signed.predicate.get("reason", "")).strip()
+        if not reason:
+            raise UsageError("say why the waiver is revoked (-m)")
+        rows = {envelope_digest(w.envelope): w for w in repo.waivers_of(uow.conn, candidate.digest)}
+        waiver = rows.get(wanted)
+        if waiver is None:
+            raise NotFoundError("no such waiver on this candidate")
+        if repo.waiver_revocations(uow.conn, [waiver.id]):
+            raise UsageError(f"the waiver of {waiver.criterion_id} was already revoked")
+        person = signed.principal.person
+        assert person is not None
+        criterion = loaded.plan.criterion(waiver.criterion_id)
+        allowed = waiver_roles(
+            loaded.policy, loaded.plan.release.target, criterion.id, criterion.kind
+        )
+        may = (
+            person.name == waiver.person
+            or person.admin
+            or any(person.holds(r, candidate.system_id) for r in allowed)
+        )
+        if not may:
+            raise ForbiddenError(
+                f"{person.name} may not revoke the waiver by {waiver.person}: only its author, "
+                f"an administrator or a person in {', '.join(sorted(allowed)) or 'no role'}"
+            )
+        inserted = repo.insert_waiver_revocation(
+            uow, waiver.id, person.name, reason, signed.envelope, signed.at
+        )
+        uow.append(
+            "waiver.revoked",
+            actor=person.name,
+            subject=candidate.digest,
+            payload={"waiver_id": waiver.id, "criterion": waiver.criterion_id, "reason": reason},
+            system_id=candidate.system_id,
+            records=[inserted],
+        )
+        return waiver.criterion_id
+
+
+def waivers_of(ws: Workspace, candidate: str, criterion_id: str) -> list[Any]:
+    """The waivers recorded for a criterion of a candidate, oldest first."""
+    from clearance.store import repository as repo
+
+    with ws.engine.connect() as conn:
+        return [w for w in repo.waivers_of(conn, candidate) if w.criterion_id == criterion_id]

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from clearance.errors import NotFoundError
-from clearance.services.plans import LoadedPlan, candidate_of
+from clearance.errors import ConflictError, NotFoundError
 from clearance.services.workspace import Workspace
 
 
-def latest_attestation(ws: Workspace, loaded: LoadedPlan) -> dict[str, Any]:
+def latest_attestation(ws: Workspace, candidate: str) -> dict[str, Any]:
+    """The attestation of the candidate's latest decision, which must be GO: a candidate
+    whose GO was followed by a NO-GO (an approval withdrawn, a waiver expired) has none."""
     from clearance.store import repository as repo
 
-    digest = candidate_of(ws, loaded)
     with ws.engine.connect() as conn:
-        found = repo.attestations_of(conn, digest)
-    if not found:
+        decisions = repo.decisions_of(conn, candidate)
+        found = dict(repo.attestations_of(conn, candidate))
+    if not decisions:
         raise NotFoundError(
-            f"candidate {digest} has no GO decision, so no attestation; "
-            "run `clearance check` until it says GO"
+            f"candidate {candidate} has no decision yet; run `clearance check` until it says GO"
         )
-    return found[-1][1]
+    latest = decisions[-1]
+    if latest.outcome != "GO" or latest.id not in found:
+        raise ConflictError(
+            f"the latest decision on candidate {candidate} is {latest.outcome} "
+            f"(decision {latest.id}, {latest.evaluated_at:%Y-%m-%d %H:%M} UTC), so there is no "
+            "attestation to export; run `clearance check` and resolve what blocks it"
+        )
+    return found[latest.id]

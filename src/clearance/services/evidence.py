@@ -1,26 +1,33 @@
-"""Evidence: store files content-addressed and attach them to criteria of a candidate."""
+"""Evidence: files stored content-addressed, attached to criteria of a candidate, and read
+back, parsed, for the evaluators.
+
+Use cases take blobs already in the store (the client streams files in) and, for evidence
+someone vouches for in a role, the attestation that person signed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clearance.blobs import StoredBlob
 from clearance.core.criteria import CriterionBase, EvidenceFormat
 from clearance.core.results import EvidenceItem
-from clearance.errors import EvidenceError, NotFoundError, UsageError
+from clearance.errors import EvidenceError, ForbiddenError, NotFoundError, UsageError
+from clearance.services.auth import Principal
 from clearance.services.plans import LoadedPlan, Submitted, submit
-from clearance.services.workspace import Workspace, record_event
+from clearance.services.workspace import Workspace
+from clearance.store.uow import retrying
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
     from clearance.store.records import EvidenceRecord
+    from clearance.store.uow import UnitOfWork
 
 Progress = Callable[[Path, int, int], None]
-#: files at least this large are stored one by one, with progress reported
-LARGE = 8 << 20
+#: (criterion id, name as the plan writes it) -> the stored blob
+StoredFiles = Mapping[tuple[str, str], StoredBlob]
 
 
 @dataclass(frozen=True)
@@ -32,161 +39,180 @@ class Attached:
     new: bool
 
 
-def _criterion(loaded: LoadedPlan, criterion_id: str) -> CriterionBase:
+def criterion_of(loaded: LoadedPlan, criterion_id: str) -> CriterionBase:
     try:
         return loaded.plan.criterion(criterion_id)
     except KeyError:
         ids = ", ".join(c.id for c in loaded.plan.criteria) or "none"
         raise UsageError(
-            f'{loaded.path.name} has no criterion "{criterion_id}" (criteria: {ids})'
+            f'{loaded.name} has no criterion "{criterion_id}" (criteria: {ids})'
         ) from None
 
 
-def _store(ws: Workspace, path: Path, criterion_id: str, progress: Progress | None) -> Any:
-    """Stream a file into the blob store; clear errors for what cannot be read."""
-    if not path.exists():
-        raise EvidenceError(f"criterion {criterion_id}: {path}: no such file")
-    if not path.is_file():
-        raise EvidenceError(f"criterion {criterion_id}: {path}: not a regular file")
-    size = path.stat().st_size
-    callback = (lambda done: progress(path, done, size)) if progress else None
-    try:
-        return ws.blobs.put_file(path, progress=callback)
-    except EvidenceError as exc:
-        raise EvidenceError(f"criterion {criterion_id}: {exc}") from None
+def _stored(ws: Workspace, blob: StoredBlob, what: str) -> None:
+    """The blob must really be in the store, with the size claimed."""
+    if not ws.blobs.exists(blob.digest):
+        raise EvidenceError(f"{what}: blob {blob.digest} is not in the blob store; upload it first")
 
 
+@retrying()
 def add_evidence(
     ws: Workspace,
+    principal: Principal | None,
     loaded: LoadedPlan,
+    digests: Mapping[str, str],
     criterion_id: str,
-    path: Path,
-    actor: str,
-    role: str | None = None,
+    name: str,
+    blob: StoredBlob,
+    *,
     source: str | None = None,
-    progress: Progress | None = None,
+    attestation: dict[str, Any] | None = None,
 ) -> Attached:
-    """Attach a file to a criterion of the plan's current candidate."""
+    """Attach a stored blob to a criterion of the plan's current candidate. With
+    `attestation` (a statement signed by a person holding the role), the evidence is
+    attested in that role and its signer is who acts (`principal` is then None)."""
     from clearance.store import repository as repo
 
-    _criterion(loaded, criterion_id)
-    blob = _store(ws, path, criterion_id, progress)
-    name = path.name
-    with ws.transaction() as conn:
-        sub = submit(conn, ws, loaded, actor)
+    criterion_of(loaded, criterion_id)
+    _stored(ws, blob, f"criterion {criterion_id}: {name}")
+    with ws.transaction() as uow:
+        role = None
+        if attestation is not None:
+            principal, role = _attestation(uow, attestation, loaded, criterion_id, name, blob)
+        elif principal is None:
+            raise UsageError("evidence is added by a principal or with a signed attestation")
+        sub = submit(uow, principal, loaded, digests)
+        if attestation is not None and _candidate_in(attestation) != sub.candidate.digest:
+            raise ForbiddenError(
+                "the attestation is for another candidate; sign it for the current one"
+            )
         known = {
             (e.criterion_id, e.name, e.digest, e.added_by, e.role)
-            for e in repo.evidence_of(conn, sub.candidate.digest)
+            for e in repo.evidence_of(uow.conn, sub.candidate.digest)
         }
-        new = (criterion_id, name, blob.digest, actor, role) not in known
+        new = (criterion_id, name, blob.digest, principal.name, role) not in known
         if new:
-            row = _row(ws, sub, criterion_id, name, blob, actor, role, source)
-            repo.insert_evidence(conn, [row])
-            _event(conn, ws, sub, actor, [row])
+            record = _record(uow, sub, criterion_id, name, blob, principal.name, role, source)
+            record = _with_envelope(record, attestation)
+            _insert_and_log(uow, sub, principal.name, [record])
     return Attached(criterion_id, name, blob.digest, blob.size, new)
 
 
-def ingest_named_files(
-    conn: Connection,
-    ws: Workspace,
+def _candidate_in(envelope: dict[str, Any]) -> str:
+    import base64
+    import json
+
+    stmt = json.loads(base64.b64decode(envelope["payload"]))
+    return "sha256:" + str(stmt["subject"][0]["digest"]["sha256"])
+
+
+def _attestation(
+    uow: UnitOfWork,
+    envelope: dict[str, Any],
     loaded: LoadedPlan,
+    criterion_id: str,
+    name: str,
+    blob: StoredBlob,
+) -> tuple[Principal, str]:
+    from clearance.services.auth import require_role, verify_fresh
+    from clearance.signing.statements import EVIDENCE_ATTESTATION_V1
+
+    signed = verify_fresh(uow.conn, envelope, EVIDENCE_ATTESTATION_V1, uow.clock())
+    pred = signed.predicate
+    role = str(pred.get("role", ""))
+    said = (pred.get("criterion"), pred.get("name"), pred.get("digest"))
+    if said != (criterion_id, name, blob.digest):
+        raise ForbiddenError("the attestation is signed for other evidence than this file")
+    require_role(signed.principal, role, loaded.plan.system.id, f"attest evidence as {role}")
+    return signed.principal, role
+
+
+def _with_envelope(record: EvidenceRecord, envelope: dict[str, Any] | None) -> EvidenceRecord:
+    from dataclasses import replace
+
+    return replace(record, envelope=envelope) if envelope is not None else record
+
+
+def attach_stored(
+    uow: UnitOfWork,
+    principal: Principal,
     sub: Submitted,
-    actor: str,
-    stored: dict[tuple[str, str], Any],
+    stored: StoredFiles,
 ) -> int:
-    """Attach the files the plan names (already stored as `stored`); returns how many were new."""
+    """Attach the files the plan names (already in the blob store); how many were new."""
     from clearance.store import repository as repo
 
     have = {
-        (e.criterion_id, e.name, e.digest) for e in repo.evidence_of(conn, sub.candidate.digest)
+        (e.criterion_id, e.name, e.digest) for e in repo.evidence_of(uow.conn, sub.candidate.digest)
     }
-    rows = []
-    for (criterion_id, name), blob in stored.items():
-        if (criterion_id, name, blob.digest) not in have:
-            rows.append(_row(ws, sub, criterion_id, name, blob, actor, None, None))
-    repo.insert_evidence(conn, rows)
-    if rows:
-        _event(conn, ws, sub, actor, rows)
-    return len(rows)
+    records = [
+        _record(uow, sub, criterion_id, name, blob, principal.name, None, None)
+        for (criterion_id, name), blob in stored.items()
+        if (criterion_id, name, blob.digest) not in have
+    ]
+    if records:
+        _insert_and_log(uow, sub, principal.name, records)
+    return len(records)
 
 
-def store_named_files(
-    ws: Workspace, loaded: LoadedPlan, progress: Progress | None = None
-) -> dict[tuple[str, str], Any]:
-    """Store every file the plan names that exists; missing files are left to the evaluators.
-
-    Large files are stored one by one (with a progress bar); small ones in one batch.
-    """
-    wanted: dict[Path, list[tuple[str, str]]] = {}
-    for criterion in loaded.plan.criteria:
-        for named in criterion.named_files(loaded.plan):
-            path = loaded.resolve(named.path)
-            wanted.setdefault(path, []).append((criterion.id, named.path))
-    small: list[Path] = []
-    stored_by_path: dict[Path, Any] = {}
-    for path, uses in wanted.items():
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            raise EvidenceError(f"criterion {uses[0][0]}: {path}: {exc.strerror}") from None
-        if not path.is_file():
-            raise EvidenceError(f"criterion {uses[0][0]}: {path}: not a regular file")
-        if size >= LARGE:
-            stored_by_path[path] = _store(ws, path, uses[0][0], progress)
-        else:
-            small.append(path)
-    if small:
-        try:
-            blobs = ws.blobs.put_files(small)
-        except EvidenceError as exc:
-            raise EvidenceError(f"storing the plan's evidence: {exc}") from None
-        stored_by_path.update(zip(small, blobs, strict=True))
-    return {
-        use: stored_by_path[path]
-        for path, uses in wanted.items()
-        if path in stored_by_path
-        for use in uses
-    }
-
-
-def _row(
-    ws: Workspace,
+def _record(
+    uow: UnitOfWork,
     sub: Submitted,
     criterion_id: str,
     name: str,
-    blob: Any,
+    blob: StoredBlob,
     actor: str,
     role: str | None,
     source: str | None,
-) -> dict[str, Any]:
-    return {
-        "candidate": sub.candidate.digest,
-        "system_id": sub.candidate.system_id,
-        "criterion_id": criterion_id,
-        "name": name,
-        "digest": blob.digest,
-        "size": blob.size,
-        "added_by": actor,
-        "role": role,
-        "source": source,
-        "added_at": ws.clock(),
-    }
+) -> EvidenceRecord:
+    from clearance.store.records import EvidenceRecord
 
-
-def _event(
-    conn: Connection, ws: Workspace, sub: Submitted, actor: str, rows: list[dict[str, Any]]
-) -> None:
-    record_event(
-        conn,
-        ws,
-        "evidence.added",
-        actor,
-        sub.candidate.digest,
-        {"files": [{k: r[k] for k in ("criterion_id", "name", "digest", "role")} for r in rows]},
-        sub.candidate.system_id,
+    return EvidenceRecord(
+        id=0,
+        candidate=sub.candidate.digest,
+        system_id=sub.candidate.system_id,
+        criterion_id=criterion_id,
+        name=name,
+        digest=blob.digest,
+        size=blob.size,
+        added_by=actor,
+        role=role,
+        source=source,
+        added_at=uow.clock(),
     )
+
+
+def _insert_and_log(
+    uow: UnitOfWork, sub: Submitted, actor: str, records: Sequence[EvidenceRecord]
+) -> None:
+    from clearance.store import repository as repo
+
+    inserted = [repo.insert_evidence(uow, r) for r in records]
+    uow.append(
+        "evidence.added",
+        actor=actor,
+        subject=sub.candidate.digest,
+        payload={
+            "files": [
+                {"criterion_id": r.criterion_id, "name": r.name, "digest": r.digest, "role": r.role}
+                for r in records
+            ]
+        },
+        system_id=sub.candidate.system_id,
+        records=inserted,
+    )
+
+
+def evidence_set(ws: Workspace, loaded: LoadedPlan, candidate: str) -> str:
+    """The digest of a recorded candidate's evidence as the gate counts it now: what a
+    sign-off must name to count."""
+    from clearance.services.plans import recorded_candidate
+    from clearance.services.verified import verified_records
+
+    with ws.engine.connect() as conn:
+        cand = recorded_candidate(conn, candidate, loaded.name)
+        verified = verified_records(conn, loaded, cand, set(), ws.clock())
+    return evidence_set_digest(verified.evidence)
 
 
 # -- reading evidence back for the evaluators -----------------------------------------------

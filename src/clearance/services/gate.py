@@ -1,26 +1,33 @@
-"""The release gate: ingest the plan's evidence, evaluate every criterion, record the decision."""
+"""The release gate: attach the plan's evidence, evaluate every criterion from what verifies,
+record the decision (and, for GO, the signed release attestation)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clearance import __version__
 from clearance.core.criteria import MetricCriterion
 from clearance.core.decision import Evaluation, evaluate_release
-from clearance.core.results import EvaluationContext, ReleasedCandidate, Result, WaiverRecord
+from clearance.core.results import EvaluationContext, ReleasedCandidate, Result
+from clearance.core.signoffs import unwaivable
+from clearance.services.auth import Principal
 from clearance.services.evidence import (
-    Progress,
+    StoredFiles,
+    attach_stored,
     evidence_items,
     evidence_set_digest,
-    ingest_named_files,
-    store_named_files,
 )
 from clearance.services.plans import LoadedPlan, Submitted, submit
-from clearance.services.workspace import Workspace, record_event
+from clearance.services.workspace import Workspace
+from clearance.store.uow import Inserted, retrying
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+    from clearance.store.records import CandidateRecord
+    from clearance.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -31,60 +38,67 @@ class Checked:
     ingested: int
 
 
+@retrying()
 def check(
-    ws: Workspace, loaded: LoadedPlan, actor: str, progress: Progress | None = None
+    ws: Workspace,
+    principal: Principal,
+    loaded: LoadedPlan,
+    digests: Mapping[str, str],
+    stored: StoredFiles,
 ) -> Checked:
-    """Submit the revision if new, ingest the files the plan names, evaluate and record."""
-    stored = store_named_files(ws, loaded, progress)
-    with ws.transaction() as conn:
-        return gate(conn, ws, loaded, actor, stored)
+    """Submit the revision if new, attach the stored files the plan names, evaluate and
+    record. Anyone may check (an unsigned check is recorded as unsigned)."""
+    with ws.transaction() as uow:
+        return gate(uow, ws, principal, loaded, digests, stored)
 
 
 def gate(
-    conn: Connection, ws: Workspace, loaded: LoadedPlan, actor: str, stored: dict[Any, Any]
+    uow: UnitOfWork,
+    ws: Workspace,
+    principal: Principal,
+    loaded: LoadedPlan,
+    digests: Mapping[str, str],
+    stored: StoredFiles,
 ) -> Checked:
     """Inside one transaction: submit if new, attach the stored files, evaluate, record."""
-    sub = submit(conn, ws, loaded, actor)
-    ingested = ingest_named_files(conn, ws, loaded, sub, actor, stored)
-    evaluation = evaluate(conn, ws, loaded, sub)
-    decision_id = record_decision(conn, ws, loaded, sub, evaluation, actor)
+    sub = submit(uow, principal, loaded, digests)
+    ingested = attach_stored(uow, principal, sub, stored)
+    evaluation = evaluate(uow.conn, ws, loaded, sub.candidate)
+    decision_id = record_decision(uow, ws, principal, loaded, sub, evaluation)
     return Checked(evaluation, decision_id, sub, ingested)
 
 
-def evaluate(conn: Connection, ws: Workspace, loaded: LoadedPlan, sub: Submitted) -> Evaluation:
-    """Evaluate the candidate from what is recorded (no writes)."""
+def authors_of(conn: Connection, loaded: LoadedPlan, candidate: CandidateRecord) -> set[str]:
+    """The plan's owner and everyone who submitted its revision or candidate, by every name
+    and identity (separation of duties keeps them from approving or waiving)."""
     from clearance.services.people import identities
     from clearance.store import repository as repo
 
-    plan = loaded.plan
-    records = repo.evidence_of(conn, sub.candidate.digest)
-    authors = {plan.owner, *repo.authors_of_candidate(conn, sub.candidate)}
+    names = {loaded.plan.owner, *repo.authors_of_candidate(conn, candidate)}
+    return names | identities(conn, names)
+
+
+def evaluate(
+    conn: Connection, ws: Workspace, loaded: LoadedPlan, candidate: CandidateRecord
+) -> Evaluation:
+    """Evaluate the candidate from what is recorded and verifies now (no writes)."""
+    from clearance.services.verified import verified_records
+
+    plan, now = loaded.plan, ws.clock()
+    authors = authors_of(conn, loaded, candidate)
+    verified = verified_records(conn, loaded, candidate, authors, now)
     ctx = EvaluationContext(
         plan=plan,
-        candidate=sub.candidate.digest,
-        now=ws.clock(),
-        evidence=evidence_items(ws, loaded, records),
-        approvals=repo.approvals_of(conn, plan.system.id, plan.release.version),
-        authors=frozenset(authors | identities(conn, authors)),
-        released=released_candidate(
-            conn, plan.system.id, plan.release.target, sub.candidate.digest
-        ),
-        evidence_set=evidence_set_digest(records),
-        waivers=[
-            WaiverRecord(
-                w["criterion_id"],
-                w["person"],
-                w["role"],
-                w["justification"],
-                w["candidate"],
-                w["created_at"],
-                w["expires_at"],
-            )
-            for w in repo.waivers_of(conn, sub.candidate.digest)
-        ],
-        unwaivable=frozenset(
-            c.id for c in plan.criteria if c.id in loaded.policy_ids and c.kind == "approval"
-        ),
+        candidate=candidate.digest,
+        now=now,
+        evidence=evidence_items(ws, loaded, verified.evidence),
+        approvals=verified.approvals,
+        authors=frozenset(authors),
+        released=released_candidate(conn, plan.system.id, plan.release.target, candidate.digest),
+        evidence_set=evidence_set_digest(verified.evidence),
+        waivers=verified.waivers,
+        unwaivable=unwaivable(plan, loaded.policy_ids),
+        void_waivers=verified.void_waivers,
     )
     return evaluate_release(ctx)
 
@@ -127,57 +141,59 @@ def metric_values(loaded: LoadedPlan, results: tuple[Result, ...]) -> dict[str, 
 
 
 def record_decision(
-    conn: Connection,
+    uow: UnitOfWork,
     ws: Workspace,
+    principal: Principal,
     loaded: LoadedPlan,
     sub: Submitted,
     evaluation: Evaluation,
-    actor: str,
 ) -> int:
     from clearance.store import repository as repo
+    from clearance.store.records import DecisionRecord
 
     plan = loaded.plan
-    decision_id = repo.insert_decision(
-        conn,
-        {
-            "candidate": sub.candidate.digest,
-            "system_id": plan.system.id,
-            "version": plan.release.version,
-            "target": plan.release.target,
-            "outcome": evaluation.decision,
-            "results": [r.as_json() for r in evaluation.results],
-            "metrics": metric_values(loaded, evaluation.results),
-            "evaluator_version": __version__,
-            "actor": actor,
-            "evaluated_at": ws.clock(),
-            "policy": loaded.policy_digest,
-        },
+    inserted = repo.insert_decision(
+        uow,
+        DecisionRecord(
+            id=0,
+            candidate=sub.candidate.digest,
+            system_id=plan.system.id,
+            version=plan.release.version,
+            target=plan.release.target,
+            outcome=evaluation.decision,
+            results=[r.as_json() for r in evaluation.results],
+            metrics=metric_values(loaded, evaluation.results),
+            evaluator_version=__version__,
+            actor=principal.name,
+            evaluated_at=uow.clock(),
+            policy=loaded.policy_digest,
+        ),
     )
-    if evaluation.decision == "GO":
-        issue_attestation(conn, ws, loaded, sub, evaluation, decision_id)
-    record_event(
-        conn,
-        ws,
+    uow.append(
         "decision.recorded",
-        actor,
-        sub.candidate.digest,
-        {
-            "decision_id": decision_id,
+        actor=principal.name,
+        subject=sub.candidate.digest,
+        payload={
+            "decision_id": inserted.id,
             "outcome": evaluation.decision,
             "statuses": {r.id: r.status.value for r in evaluation.results},
+            "auth": principal.method,
         },
-        plan.system.id,
+        system_id=plan.system.id,
+        records=[inserted],
     )
-    return decision_id
+    if evaluation.decision == "GO":
+        issue_attestation(uow, ws, loaded, sub, evaluation, inserted)
+    return inserted.id
 
 
 def issue_attestation(
-    conn: Connection,
+    uow: UnitOfWork,
     ws: Workspace,
     loaded: LoadedPlan,
     sub: Submitted,
     evaluation: Evaluation,
-    decision_id: int,
+    decision: Inserted,
 ) -> dict[str, Any]:
     """The signed release attestation of a GO decision: an in-toto Statement v1 whose subjects
     are the components deployed, carrying digests only (never evidence content)."""
@@ -190,17 +206,15 @@ def issue_attestation(
     from clearance.store import repository as repo
     from clearance.store.records import to_time
 
-    plan, candidate = loaded.plan, sub.candidate
+    plan, candidate, conn = loaded.plan, sub.candidate, uow.conn
     deployed = [(c.name, c.digest) for c in candidate.components if c.deploy]
     current = [
-        envelope_digest(envelope)
-        for signed_for, envelope in repo.approval_envelopes(
-            conn, plan.system.id, plan.release.version
-        )
-        if signed_for == candidate.digest
+        envelope_digest(a.envelope)
+        for a in repo.signed_approvals(conn, plan.system.id, plan.release.version)
+        if a.record.candidate == candidate.digest and a.envelope is not None
     ]
-    waivers = [envelope_digest(w["envelope"]) for w in repo.waivers_of(conn, candidate.digest)]
-    at = ws.clock()
+    waivers = [envelope_digest(w.envelope) for w in repo.waivers_of(conn, candidate.digest)]
+    at = uow.clock()
     stmt = statement(
         deployed or [(c.name, c.digest) for c in candidate.components],
         RELEASE_DECISION_V1,
@@ -229,14 +243,13 @@ def issue_attestation(
         },
     )
     envelope = sign_statement(stmt, ws.signing_key)
-    repo.insert_attestation(conn, decision_id, candidate.digest, envelope, at)
-    record_event(
-        conn,
-        ws,
+    inserted = repo.insert_attestation(uow, decision.id, candidate.digest, envelope, at)
+    uow.append(
         "attestation.issued",
-        "clearance",
-        candidate.digest,
-        {"decision_id": decision_id, "envelope": envelope_digest(envelope)},
-        plan.system.id,
+        actor="clearance",
+        subject=candidate.digest,
+        payload={"decision_id": decision.id, "envelope": envelope_digest(envelope)},
+        system_id=plan.system.id,
+        records=[inserted],
     )
     return envelope

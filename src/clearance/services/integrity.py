@@ -26,6 +26,9 @@ RECORD_TABLES = (
     "waivers",
     "policies",
     "attestations",
+    "admin_statements",
+    "targets",
+    "waiver_revocations",
 )
 
 

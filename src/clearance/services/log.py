@@ -18,19 +18,19 @@ from clearance.errors import IntegrityError, NotFoundError
 from clearance.services.workspace import Workspace
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from clearance.store.uow import UnitOfWork
 
 PAGE = 10_000
 _COLUMNS = ("seq", "at", "type", "actor", "system_id", "subject")
 
 
-def seal(conn: Connection, ws: Workspace) -> Receipt | None:
+def seal(uow: UnitOfWork, ws: Workspace) -> Receipt | None:
     """Sign a checkpoint covering the events this transaction appended; None if it had none."""
     from clearance.signing import b64
     from clearance.store import repository as repo
     from clearance.store.records import to_time
 
-    appended: list[int] = conn.info.pop("clearance_events", [])
+    appended, conn = uow.appended, uow.conn
     if not appended:
         return None
     latest = repo.latest_checkpoint(conn)

@@ -1,278 +1,305 @@
 """People, their roles (organisation-wide or per system) and their public keys.
 
-A person is counted by identity: a name registered with a key some other name already holds
-becomes another name of that identity, so two accounts or two keys never count twice.
+Names are normalised e-mail addresses. A key belongs to one person: registering it under
+another name is refused. Two names of one person are linked only on purpose (`same_as`),
+and then count as one identity. Every change is a signed statement (see `admin`); the
+very first administrator is made by `init`, before anyone can sign.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+import binascii
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
-from clearance.errors import NotFoundError, UsageError
-from clearance.services.workspace import Workspace, record_event
+from clearance.core.identity import (
+    InvalidName,
+    Permission,
+    Person,
+    RoleGrant,
+    normalise_name,
+    valid_name,
+)
+from clearance.errors import ForbiddenError, NotFoundError, UsageError
+from clearance.services.admin import accept, accept_admin, args, store
+from clearance.services.auth import parse_role, require
+from clearance.services.workspace import Workspace
+from clearance.store.uow import retrying
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-
-@dataclass(frozen=True)
-class RoleGrant:
-    role: str
-    system_id: str | None  # None: organisation-wide
-
-    def __str__(self) -> str:
-        return f"{self.system_id}:{self.role}" if self.system_id else self.role
-
-    @classmethod
-    def parse(cls, text: str) -> RoleGrant:
-        """`ROLE` (organisation-wide) or `SYSTEM:ROLE` (one system)."""
-        system, _, role = text.strip().rpartition(":")
-        if not role or not all(c.isalnum() or c in "._-" for c in role):
-            raise UsageError(f'"{text}" is not a role; write ROLE or SYSTEM:ROLE, e.g. model-risk')
-        return cls(role.lower(), system or None)
+    from clearance.store.uow import UnitOfWork
 
 
-@dataclass(frozen=True)
-class PersonKey:
-    key_id: str
-    public_raw: bytes
-    valid_from: str
-    retired_at: str | None
-
-    def valid_at(self, at: str) -> bool:
-        return self.valid_from <= at and (self.retired_at is None or at < self.retired_at)
+def _name(text: Any) -> str:
+    try:
+        return valid_name(str(text))
+    except InvalidName as exc:
+        raise UsageError(str(exc)) from None
 
 
-@dataclass
-class Person:
-    name: str
-    identity: str
-    roles: list[RoleGrant] = field(default_factory=list)
-    keys: list[PersonKey] = field(default_factory=list)
+def _public(text: Any) -> bytes:
+    from clearance.signing import unb64
 
-    def holds(self, role: str, system_id: str) -> bool:
-        return any(g.role == role and g.system_id in (None, system_id) for g in self.roles)
-
-
-def _t() -> Any:
-    from clearance.store import tables
-
-    return tables
+    try:
+        raw = unb64(str(text))
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise UsageError("the public key is not a raw 32-byte Ed25519 key in base64")
+    return raw
 
 
-def add_person(
-    ws: Workspace,
-    name: str,
-    roles: list[str],
-    actor: str,
-    public_raw: bytes | None = None,
-    same_as: str | None = None,
-) -> Person:
-    """Register a person with roles and, optionally, a public key."""
-    from clearance.signing import key_id
-    from clearance.store.records import to_time
+def _existing(conn: Connection, name: str) -> Person:
+    from clearance.store import people as repo
 
-    name = name.strip()
-    if not name:
-        raise UsageError("a person needs a name, e.g. dana@example.com")
-    grants = [RoleGrant.parse(r) for r in roles]
-    t, now = _t(), to_time(ws.clock())
-    with ws.transaction() as conn:
-        if _row(conn, name) is not None:
+    found = repo.get_person(conn, name)
+    if found is None:
+        raise NotFoundError(f"no person {name}; an administrator registers them with `people add`")
+    return found
+
+
+def _register_key(
+    uow: UnitOfWork, name: str, raw: bytes, actor: str, statement: Any = None
+) -> list[Any]:
+    from clearance.signing import b64, key_id
+    from clearance.store import people as repo
+
+    kid = key_id(raw)
+    holder = repo.key_holder(uow.conn, kid)
+    if holder is not None:
+        raise UsageError(
+            f"key {kid[:19]}… is already registered to {holder}; a key belongs to one person, "
+            "so each person registers their own (`clearance keys generate`)"
+        )
+    inserted = repo.insert_person_key(uow, name, kid, b64(raw), uow.clock())
+    records = [inserted, *([statement] if statement is not None else [])]
+    uow.append(
+        "key.registered",
+        actor=actor,
+        subject=kid,
+        payload={"person": name, "public_key": b64(raw)},
+        records=records,
+    )
+    return records
+
+
+def bootstrap_admin(ws: Workspace, name: str, public_raw: bytes) -> Person:
+    """Make `name` the workspace's first administrator; only while nobody is registered.
+    Recorded by the workspace itself (the first administrator cannot be vouched for by
+    anyone else)."""
+    from clearance.core.identity import ADMIN
+    from clearance.store import people as repo
+
+    name = _name(name)
+    with ws.transaction() as uow:
+        if repo.count_people(uow.conn):
+            raise ForbiddenError(
+                "this workspace already has people and administrators; an administrator adds "
+                "more with `clearance people add`"
+            )
+        now = uow.clock()
+        person = repo.insert_person(uow, name, name, "clearance", now)
+        grant = repo.insert_grant(uow, name, RoleGrant(ADMIN, None), "grant", "clearance", now)
+        uow.append(
+            "person.registered",
+            actor="clearance",
+            subject=name,
+            payload={"identity": name, "first_admin": True},
+            records=[person],
+        )
+        uow.append(
+            "role.granted",
+            actor="clearance",
+            subject=name,
+            payload={"role": ADMIN, "system_id": None},
+            records=[grant],
+        )
+        _register_key(uow, name, public_raw, "clearance")
+        return _existing(uow.conn, name)
+
+
+@retrying()
+def add_person(ws: Workspace, envelope: dict[str, Any]) -> Person:
+    """Register a person with roles and, optionally, a public key (administrators only)."""
+    from clearance.store import people as repo
+
+    with ws.transaction() as uow:
+        signed = accept_admin(uow, envelope, "person.add", Permission.MANAGE_PEOPLE)
+        given = args(signed)
+        name = _name(given.get("name", ""))
+        grants = [parse_role(str(r)) for r in given.get("roles", [])]
+        raw = _public(given["public_key"]) if given.get("public_key") else None
+        if repo.get_person(uow.conn, name) is not None:
             raise UsageError(
                 f"{name} is already registered; use `clearance people grant` "
                 "or `clearance keys add`"
             )
-        identity, shared = name, False
-        if same_as:
-            other = _row(conn, same_as)
+        identity = name
+        if given.get("same_as"):
+            other = repo.get_person(uow.conn, normalise_name(str(given["same_as"])))
             if other is None:
-                raise NotFoundError(f"--same-as {same_as}: no such person")
+                raise NotFoundError(f"--same-as {given['same_as']}: no such person")
             identity = other.identity
-        if public_raw is not None:
-            holder = conn.execute(
-                sa.select(t.people.c.identity)
-                .join(t.person_keys, t.person_keys.c.person == t.people.c.name)
-                .where(t.person_keys.c.key_id == key_id(public_raw))
-            ).scalar()
-            if holder is not None:
-                identity, shared = holder, True  # the same key: the same person, any name
-        _insert(
-            conn,
-            t.people,
-            {"name": name, "identity": identity, "created_by": actor, "created_at": now},
+        actor, now = signed.principal.name, uow.clock()
+        statement = store(uow, signed, name)
+        person = repo.insert_person(uow, name, identity, actor, now)
+        uow.append(
+            "person.registered",
+            actor=actor,
+            subject=name,
+            payload={"identity": identity, "statement": statement.id},
+            records=[person, statement],
         )
-        record_event(conn, ws, "person.registered", actor, name, {"identity": identity})
         for grant in grants:
-            _grant(conn, ws, name, grant, "grant", actor, now)
-        if public_raw is not None and not shared:
-            _add_key(conn, ws, name, public_raw, actor, now)
-    return person(ws, name)
+            _grant(uow, name, grant, "grant", actor)
+        if raw is not None:
+            _register_key(uow, name, raw, actor)
+        return _existing(uow.conn, name)
 
 
-def grant_role(ws: Workspace, name: str, role: str, actor: str, action: str = "grant") -> Person:
-    from clearance.store.records import to_time
+@retrying()
+def change_role(ws: Workspace, envelope: dict[str, Any]) -> Person:
+    """Grant or revoke a role (administrators only); the last administrator stays one."""
+    from clearance.core.identity import ADMIN
+    from clearance.store import people as repo
 
-    grant = RoleGrant.parse(role)
-    with ws.transaction() as conn:
-        if _row(conn, name) is None:
-            raise NotFoundError(f"no person {name}; register them with `clearance people add`")
-        _grant(conn, ws, name, grant, action, actor, to_time(ws.clock()))
-    return person(ws, name)
+    with ws.transaction() as uow:
+        signed = accept(uow, envelope, str(_action(envelope)))
+        action = str(signed.predicate["action"])
+        if action not in ("role.grant", "role.revoke"):
+            raise UsageError(f"{action} is not a role change")
+        require(signed.principal, Permission.MANAGE_PEOPLE, repo.administrators(uow.conn))
+        given = args(signed)
+        name = _name(given.get("name", ""))
+        grant = parse_role(str(given.get("role", "")))
+        person = _existing(uow.conn, name)
+        verb = action.removeprefix("role.")
+        last = repo.administrators(uow.conn) == [person.name]
+        if verb == "revoke" and grant == RoleGrant(ADMIN, None) and last:
+            raise UsageError(
+                f"{person.name} is the last administrator; grant the role to someone else "
+                "before revoking it"
+            )
+        statement = store(uow, signed, name)
+        _grant(uow, name, grant, verb, signed.principal.name, statement)
+        return _existing(uow.conn, name)
 
 
-def add_key(ws: Workspace, name: str, public_raw: bytes, actor: str) -> str:
+def _action(envelope: dict[str, Any]) -> Any:
+    """The action an unverified envelope claims (only to pick what to verify it as)."""
+    import base64
+    import json
+
+    try:
+        return json.loads(base64.b64decode(envelope["payload"]))["predicate"]["action"]
+    except (KeyError, TypeError, ValueError):
+        return "?"
+
+
+def _grant(
+    uow: UnitOfWork,
+    name: str,
+    grant: RoleGrant,
+    action: str,
+    actor: str,
+    statement: Any = None,
+) -> None:
+    from clearance.store import people as repo
+
+    inserted = repo.insert_grant(uow, name, grant, action, actor, uow.clock())
+    uow.append(
+        "role.granted" if action == "grant" else "role.revoked",
+        actor=actor,
+        subject=name,
+        payload={"role": grant.role, "system_id": grant.system_id},
+        records=[inserted, *([statement] if statement is not None else [])],
+    )
+
+
+@retrying()
+def add_key(ws: Workspace, envelope: dict[str, Any]) -> str:
+    """Register another public key: your own (signed with a current key of yours), or
+    anyone's by an administrator."""
     from clearance.signing import key_id
-    from clearance.store.records import to_time
+    from clearance.store import people as repo
 
-    with ws.transaction() as conn:
-        if _row(conn, name) is None:
-            raise NotFoundError(f"no person {name}; register them with `clearance people add`")
-        _add_key(conn, ws, name, public_raw, actor, to_time(ws.clock()))
-    return key_id(public_raw)
+    with ws.transaction() as uow:
+        signed = accept(uow, envelope, "key.add")
+        given = args(signed)
+        name = _name(given.get("name", ""))
+        if name != signed.principal.name:
+            require(signed.principal, Permission.MANAGE_KEYS, repo.administrators(uow.conn))
+        _existing(uow.conn, name)
+        raw = _public(given.get("public_key", ""))
+        statement = store(uow, signed, name)
+        _register_key(uow, name, raw, signed.principal.name, statement)
+        return key_id(raw)
 
 
-def retire_key(ws: Workspace, key: str, actor: str) -> None:
-    """Stop a key from signing from now on; what it signed before still verifies."""
-    from clearance.store.records import to_time
+@retrying()
+def retire_key(ws: Workspace, envelope: dict[str, Any]) -> str:
+    """Stop a key from signing from now on (your own, or anyone's by an administrator);
+    what it signed before still verifies."""
+    from clearance.store import people as repo
 
-    t = _t()
-    with ws.transaction() as conn:
-        row = conn.execute(sa.select(t.person_keys).where(t.person_keys.c.key_id == key)).first()
-        if row is None:
+    with ws.transaction() as uow:
+        signed = accept(uow, envelope, "key.retire")
+        key = str(args(signed).get("key_id", ""))
+        holder = repo.key_holder(uow.conn, key)
+        if holder is None:
             raise NotFoundError(f"no registered key {key}")
-        done = conn.execute(
-            sa.select(t.key_retirements).where(t.key_retirements.c.key_id == key)
-        ).first()
+        if holder != signed.principal.name:
+            require(signed.principal, Permission.MANAGE_KEYS, repo.administrators(uow.conn))
+        done = repo.retired_at(uow.conn, key)
         if done is not None:
-            raise UsageError(f"key {key} was already retired on {done.at}")
-        _insert(conn, t.key_retirements, {"key_id": key, "by": actor, "at": to_time(ws.clock())})
-        record_event(conn, ws, "key.retired", actor, key, {"person": row.person})
+            raise UsageError(f"key {key} was already retired on {done[:10]}")
+        statement = store(uow, signed, key)
+        inserted = repo.insert_retirement(uow, key, signed.principal.name, uow.clock())
+        uow.append(
+            "key.retired",
+            actor=signed.principal.name,
+            subject=key,
+            payload={"person": holder},
+            records=[inserted, statement],
+        )
+        return key
+
+
+def find_key(ws: Workspace, ref: str) -> str:
+    """A registered key's full id from its id or an unambiguous prefix (as `people list`
+    shows it, at least 8 hex digits)."""
+    from clearance.store import people as repo
+
+    bare = ref.strip().lower().removeprefix("sha256:").rstrip("…")
+    if len(bare) < 8 or any(c not in "0123456789abcdef" for c in bare):
+        raise UsageError(
+            f'"{ref}" is not a key id; give at least 8 hex digits as `clearance people list` '
+            "shows them"
+        )
+    with ws.engine.connect() as conn:
+        found = repo.keys_matching(conn, bare)
+    if not found:
+        raise NotFoundError(f"no registered key {ref}; see `clearance people list`")
+    if len(found) > 1:
+        raise UsageError(f"{ref} matches {len(found)} keys; give more digits")
+    return found[0][0]
 
 
 def person(ws: Workspace, name: str) -> Person:
     with ws.engine.connect() as conn:
-        found = load_person(conn, name)
-    if found is None:
-        raise NotFoundError(f"no person {name}; register them with `clearance people add`")
-    return found
+        return _existing(conn, normalise_name(name))
 
 
 def people(ws: Workspace) -> list[Person]:
-    t = _t()
+    from clearance.store import people as repo
+
     with ws.engine.connect() as conn:
-        names = conn.execute(sa.select(t.people.c.name).order_by(t.people.c.name)).scalars()
-        return [p for n in list(names) if (p := load_person(conn, n)) is not None]
-
-
-def load_person(conn: Connection, name: str) -> Person | None:
-    """A person with the roles they hold now and all their keys (with validity windows)."""
-    from clearance.signing import unb64
-
-    t = _t()
-    row = _row(conn, name)
-    if row is None:
-        return None
-    held: dict[RoleGrant, bool] = {}
-    grants = conn.execute(
-        sa.select(t.role_grants).where(t.role_grants.c.person == name).order_by(t.role_grants.c.id)
-    )
-    for g in grants:
-        held[RoleGrant(g.role, g.system_id)] = g.action == "grant"
-    retired: dict[str, str] = {
-        key: at
-        for key, at in conn.execute(sa.select(t.key_retirements.c.key_id, t.key_retirements.c.at))
-    }
-    # every key of every name of this identity signs for it
-    names = sa.select(t.people.c.name).where(t.people.c.identity == row.identity)
-    keys = [
-        PersonKey(k.key_id, unb64(k.public_key), k.valid_from, retired.get(k.key_id))
-        for k in conn.execute(
-            sa.select(t.person_keys)
-            .where(t.person_keys.c.person.in_(names))
-            .order_by(t.person_keys.c.valid_from)
-        )
-    ]
-    return Person(name, row.identity, [g for g, on in held.items() if on], keys)
+        return repo.all_people(conn)
 
 
 def identities(conn: Connection, names: set[str]) -> set[str]:
     """The identities behind these names (names not registered stand for themselves)."""
-    t = _t()
-    rows = conn.execute(
-        sa.select(t.people.c.name, t.people.c.identity).where(t.people.c.name.in_(names))
-    )
-    found: dict[str, str] = {name: identity for name, identity in rows}
-    return {found.get(n, n) for n in names}
+    from clearance.store import people as repo
 
-
-def _row(conn: Connection, name: str) -> Any:
-    t = _t()
-    return conn.execute(sa.select(t.people).where(t.people.c.name == name)).first()
-
-
-def _insert(conn: Connection, table: Any, values: dict[str, Any]) -> None:
-    from clearance.store.repository import _insert as insert
-
-    insert(conn, table, values)
-
-
-def _grant(
-    conn: Connection, ws: Workspace, name: str, grant: RoleGrant, action: str, actor: str, at: str
-) -> None:
-    _insert(
-        conn,
-        _t().role_grants,
-        {
-            "person": name,
-            "role": grant.role,
-            "system_id": grant.system_id,
-            "action": action,
-            "by": actor,
-            "at": at,
-        },
-    )
-    record_event(
-        conn,
-        ws,
-        f"role.{action}ed" if action == "grant" else "role.revoked",
-        actor,
-        name,
-        {"role": grant.role, "system_id": grant.system_id},
-    )
-
-
-def _add_key(
-    conn: Connection, ws: Workspace, name: str, public_raw: bytes, actor: str, at: str
-) -> None:
-    from clearance.signing import b64, key_id
-
-    t = _t()
-    kid = key_id(public_raw)
-    if conn.execute(sa.select(t.person_keys).where(t.person_keys.c.key_id == kid)).first():
-        raise UsageError(f"key {kid} is already registered")
-    _insert(
-        conn,
-        t.person_keys,
-        {
-            "key_id": kid,
-            "person": name,
-            "public_key": b64(public_raw),
-            "valid_from": at,
-            "created_at": at,
-        },
-    )
-    record_event(
-        conn, ws, "key.registered", actor, kid, {"person": name, "public_key": b64(public_raw)}
-    )
-
-
-def valid_keys(p: Person, at: datetime) -> dict[str, bytes]:
-    from clearance.store.records import to_time
-
-    moment = to_time(at)
-    return {k.key_id: k.public_raw for k in p.keys if k.valid_at(moment)}
+    return repo.identities(conn, {normalise_name(n) for n in names})

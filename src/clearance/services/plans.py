@@ -1,9 +1,13 @@
-"""Plans: read and validate a plan file, submit revisions, resolve candidates, history, diff."""
+"""Plans: validate plan documents, submit revisions, resolve candidates, history, diff.
+
+Use cases take the plan as text with the name the caller gives it, and component digests the
+caller computed; reading files and hashing artifacts is the client's work (`client/`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clearance.core.diff import Change, diff_plans
@@ -12,36 +16,35 @@ from clearance.core.loader import parse_plan
 from clearance.core.plan import Plan
 from clearance.core.policy import Policy, merge_policy, policy_criteria_ids, yaml_positions
 from clearance.errors import EvidenceError, NotFoundError, PlanError, Problem, UsageError
-from clearance.services.workspace import Workspace, record_event
-from clearance.settings import Settings
+from clearance.services.auth import Principal
+from clearance.services.workspace import Workspace
+from clearance.store.uow import retrying
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from clearance.store.records import CandidateRecord, ComponentPin, RevisionRecord
+    from clearance.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
 class LoadedPlan:
-    """A validated plan with the file it came from and its revision digest.
+    """A validated plan document with its revision digest.
 
     `plan` has the organisation's policy merged in (what is evaluated); `written` is the
-    plan as its file says (what the revision and candidate digests cover).
+    plan as its document says (what the revision and candidate digests cover).
     """
 
     plan: Plan
-    path: Path
+    filename: str
     revision: str
     written: Plan | None = None
     policy: Policy | None = None
     policy_digest: str | None = None
 
     @property
-    def folder(self) -> Path:
-        return self.path.parent
-
-    def resolve(self, relative: str) -> Path:
-        return (self.folder / relative).resolve()
+    def name(self) -> str:
+        return self.filename.replace("\\", "/").rsplit("/", 1)[-1]
 
     @property
     def document(self) -> dict[str, Any]:
@@ -52,68 +55,49 @@ class LoadedPlan:
         return policy_criteria_ids(self.policy, self.plan.release.target)
 
 
-def load_plan(path: Path, settings: Settings, ws: Workspace | None = None) -> LoadedPlan:
-    """Read, parse and validate a plan file; PlanError lists every problem with its position.
+def read_plan(ws: Workspace, text: str, filename: str) -> LoadedPlan:
+    """Parse and validate a plan document against this workspace: its target must be one an
+    administrator declared, and the current policy is merged in. PlanError lists every
+    problem with its position."""
+    plan = parse_plan(text, filename)
+    loaded = LoadedPlan(plan=plan, filename=filename, revision=revision_digest(plan.document()))
+    with ws.engine.connect() as conn:
+        return with_policy(conn, loaded, text)
 
-    The workspace's policy, if any, is merged in; pass the command's `ws` to reuse its
-    database connection.
-    """
-    name = str(path)
-    try:
-        size = path.stat().st_size
-        if size > settings.max_plan_bytes:
-            raise PlanError(
-                [
-                    Problem(
-                        name,
-                        None,
-                        None,
-                        "",
-                        f"{size:,} bytes is over the {settings.max_plan_bytes:,}-byte limit for "
-                        "a plan; keep large data in evidence files the plan names",
-                    )
-                ]
-            )
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{name}: no such plan file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{name}: is a folder; give the plan's YAML file") from None
-    except PermissionError:
-        raise UsageError(f"{name}: not readable (permission denied)") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+
+def with_policy(conn: Connection, loaded: LoadedPlan, text: str) -> LoadedPlan:
+    """Check the plan's target is declared and merge the workspace's current policy."""
+    from clearance.services.policy import current_policy
+    from clearance.store import people as people_repo
+
+    target = loaded.plan.release.target
+    declared = people_repo.targets(conn)
+    positions = yaml_positions(text, loaded.filename)
+    if target not in declared:
+        line, column = positions(("release", "target")) or (None, None)
+        known = ", ".join(sorted(declared)) or "none yet"
         raise PlanError(
-            [Problem(name, line, None, "", "not UTF-8 text; save the plan as UTF-8")]
-        ) from None
-    plan = parse_plan(text, name)
-    loaded = LoadedPlan(plan=plan, path=path.absolute(), revision=revision_digest(plan.document()))
-    if ws is not None:
-        return with_policy(loaded, text, name, ws)
-    own = Workspace(settings)
-    try:
-        return with_policy(loaded, text, name, own)
-    finally:
-        own.close()
-
-
-def with_policy(loaded: LoadedPlan, text: str, name: str, ws: Workspace) -> LoadedPlan:
-    """Merge the workspace's current policy, if there is a workspace with one."""
-    if ws.settings.database_url is None and not ws.exists:
-        return loaded
-    from clearance.services.policy import policy_of
-
-    current = policy_of(ws)
+            [
+                Problem(
+                    loaded.filename,
+                    line,
+                    column,
+                    "release.target",
+                    f'"{target}" is not a declared target environment (declared: {known}); '
+                    "use one of them, or ask an administrator to run "
+                    f"`clearance env declare {target}`",
+                )
+            ]
+        )
+    current = current_policy(conn)
     if current is None:
         return loaded
     merged = merge_policy(
         loaded.plan,
         current.policy,
         current.digest,
-        filename=name,
-        positions=yaml_positions(text, name),
+        filename=loaded.filename,
+        positions=positions,
     )
     return replace(
         loaded,
@@ -121,6 +105,28 @@ def with_policy(loaded: LoadedPlan, text: str, name: str, ws: Workspace) -> Load
         written=loaded.plan,
         policy=current.policy,
         policy_digest=current.digest,
+    )
+
+
+def stored_plan(conn: Connection, candidate: CandidateRecord) -> LoadedPlan:
+    """The plan of a recorded candidate, as its revision was written, with today's policy."""
+    from clearance.services.policy import current_policy
+    from clearance.store import repository as repo
+
+    revision = repo.get_revision(conn, candidate.revision)
+    if revision is None:
+        raise NotFoundError(f"candidate {candidate.digest}: its plan revision is missing")
+    plan = Plan.model_validate(revision.document)
+    loaded = LoadedPlan(plan=plan, filename=revision.filename, revision=revision.digest)
+    current = current_policy(conn)
+    if current is None:
+        return loaded
+    try:
+        merged = merge_policy(plan, current.policy, current.digest, filename=revision.filename)
+    except PlanError:
+        return loaded  # a policy set later that the plan contradicts: its own criteria stand
+    return replace(
+        loaded, plan=merged, written=plan, policy=current.policy, policy_digest=current.digest
     )
 
 
@@ -135,81 +141,55 @@ class Submitted:
     new_candidate: bool
 
 
-def artifact_digest(ws: Workspace, path: Path) -> str:
-    """Digest of a (possibly huge) artifact, referenced rather than copied; cached by stat."""
-    import os
-
-    from clearance.blobs import file_digest
-
-    cache = ws.blobs.cache
-    stat = os.stat(path)
-    cached = cache.get(path, stat) if cache is not None else None
-    if cached is not None:
-        return cached
-    digest = file_digest(path)
-    if cache is not None:
-        cache.put(path, stat, digest)
-    return digest
-
-
-def component_pins(ws: Workspace, loaded: LoadedPlan) -> tuple[ComponentPin, ...]:
-    """Each component with its digest: as written, or computed from the artifact file."""
+def component_pins(loaded: LoadedPlan, digests: Mapping[str, str]) -> tuple[ComponentPin, ...]:
+    """Each component with its digest: as the plan writes it, or as the caller computed it
+    from the artifact; the two must agree."""
     from clearance.store.records import ComponentPin
 
     pins = []
     for comp in loaded.plan.components:
-        digest = comp.digest
-        if comp.artifact is not None:
-            artifact = loaded.resolve(comp.artifact)
-            try:
-                computed = artifact_digest(ws, artifact)
-            except FileNotFoundError:
-                raise EvidenceError(
-                    f"component {comp.name}: artifact {comp.artifact} not found (looked in "
-                    f"{artifact.parent}); build it first or give its digest instead"
-                ) from None
-            if digest is not None and digest != computed:
-                raise EvidenceError(
-                    f"component {comp.name}: {comp.artifact} has digest {computed}, but the "
-                    f"plan says {digest}; update the plan or rebuild the artifact"
-                )
-            digest = computed
-        assert digest is not None  # the model requires a digest or an artifact
-        pins.append(
-            ComponentPin(
-                name=comp.name,
-                kind=comp.kind,
-                version=comp.version,
-                digest=digest,
-                deploy=comp.deploy,
+        given = digests.get(comp.name)
+        if comp.digest is not None and given is not None and given != comp.digest:
+            raise EvidenceError(
+                f"component {comp.name}: {comp.artifact or 'its artifact'} has digest {given}, "
+                f"but the plan says {comp.digest}; update the plan or rebuild the artifact"
             )
-        )
+        digest = comp.digest or given
+        if digest is None:
+            raise UsageError(
+                f"component {comp.name}: no digest; give its artifact or write its digest"
+            )
+        pins.append(ComponentPin(comp.name, comp.kind, comp.version, digest, comp.deploy))
     return tuple(pins)
 
 
-def candidate_of(ws: Workspace, loaded: LoadedPlan) -> str:
-    """The digest of the plan's current candidate, computed without recording anything."""
-    pins = component_pins(ws, loaded)
+def candidate_of(loaded: LoadedPlan, digests: Mapping[str, str]) -> str:
+    """The digest of the plan's candidate with these component digests (nothing recorded)."""
+    pins = component_pins(loaded, digests)
     return candidate_digest(loaded.document, {p.name: p.digest for p in pins})
 
 
 def submit(
-    conn: Connection, ws: Workspace, loaded: LoadedPlan, actor: str, message: str | None = None
+    uow: UnitOfWork,
+    principal: Principal,
+    loaded: LoadedPlan,
+    digests: Mapping[str, str],
+    message: str | None = None,
 ) -> Submitted:
     """Record the plan's revision and candidate if they are new (idempotent)."""
     from clearance.store import repository as repo
     from clearance.store.records import CandidateRecord, RevisionRecord
 
-    plan, now = loaded.plan, ws.clock()
-    if repo.ensure_system(conn, plan.system.id, plan.system.name, plan.system.owner, now):
-        record_event(
-            conn,
-            ws,
+    plan, now, actor, conn = loaded.plan, uow.clock(), principal.name, uow.conn
+    system = repo.insert_system(uow, plan.system.id, plan.system.name, plan.system.owner, now)
+    if system is not None:
+        uow.append(
             "system.registered",
-            actor,
-            plan.system.id,
-            {"name": plan.system.name, "owner": plan.system.owner},
-            plan.system.id,
+            actor=actor,
+            subject=plan.system.id,
+            payload={"name": plan.system.name, "owner": plan.system.owner},
+            system_id=plan.system.id,
+            records=[system],
         )
     revision = repo.get_revision(conn, loaded.revision)
     new_revision = revision is None
@@ -222,31 +202,33 @@ def submit(
             version=plan.release.version,
             author=actor,
             message=message or "(checked without a message)",
-            filename=loaded.path.name,
+            filename=loaded.name,
             document=loaded.document,
             created_at=now,
         )
-        repo.insert_revision(conn, revision)
-        record_event(
-            conn,
-            ws,
+        inserted = repo.insert_revision(uow, revision)
+        uow.append(
             "plan.revision_submitted",
-            actor,
-            revision.digest,
-            {"version": revision.version, "message": revision.message, "owner": plan.owner},
-            plan.system.id,
+            actor=actor,
+            subject=revision.digest,
+            payload={
+                "version": revision.version,
+                "message": revision.message,
+                "owner": plan.owner,
+                "auth": principal.method,
+            },
+            system_id=plan.system.id,
+            records=[inserted],
         )
         if previous_owner is not None and previous_owner != plan.owner:
-            record_event(
-                conn,
-                ws,
+            uow.append(
                 "plan.owner_changed",
-                actor,
-                plan.system.id,
-                {"from": previous_owner, "to": plan.owner, "revision": revision.digest},
-                plan.system.id,
+                actor=actor,
+                subject=plan.system.id,
+                payload={"from": previous_owner, "to": plan.owner, "revision": revision.digest},
+                system_id=plan.system.id,
             )
-    pins = component_pins(ws, loaded)
+    pins = component_pins(loaded, digests)
     digest = candidate_digest(loaded.document, {p.name: p.digest for p in pins})
     candidate = repo.get_candidate(conn, digest)
     new_candidate = candidate is None
@@ -260,15 +242,14 @@ def submit(
             created_by=actor,
             created_at=now,
         )
-        repo.insert_candidate(conn, candidate)
-        record_event(
-            conn,
-            ws,
+        inserted = repo.insert_candidate(uow, candidate)
+        uow.append(
             "candidate.created",
-            actor,
-            digest,
-            {"revision": revision.digest, "components": {p.name: p.digest for p in pins}},
-            plan.system.id,
+            actor=actor,
+            subject=digest,
+            payload={"revision": revision.digest, "components": {p.name: p.digest for p in pins}},
+            system_id=plan.system.id,
+            records=[inserted],
         )
     return Submitted(revision, candidate, new_revision, new_candidate)
 
@@ -278,11 +259,36 @@ def _owner(document: dict[str, Any]) -> str:
     return owner
 
 
-def submit_plan(ws: Workspace, loaded: LoadedPlan, actor: str, message: str) -> Submitted:
+@retrying()
+def submit_plan(
+    ws: Workspace,
+    principal: Principal,
+    loaded: LoadedPlan,
+    digests: Mapping[str, str],
+    message: str,
+) -> Submitted:
+    """Record a revision with a message; a submitter must be signed (they become an author,
+    whom separation of duties keeps from approving)."""
+    from clearance.services.auth import require_signed
+
+    require_signed(principal, "submitting a plan revision")
     if not message.strip():
         raise UsageError("a revision needs a message saying what changed (-m MESSAGE)")
-    with ws.transaction() as conn:
-        return submit(conn, ws, loaded, actor, message.strip())
+    with ws.transaction() as uow:
+        return submit(uow, principal, loaded, digests, message.strip())
+
+
+def recorded_candidate(conn: Connection, digest: str, filename: str) -> CandidateRecord:
+    """A candidate that has been submitted; sign-offs and exports need one."""
+    from clearance.store import repository as repo
+
+    candidate = repo.get_candidate(conn, digest)
+    if candidate is None:
+        raise UsageError(
+            f"candidate {digest} of {filename} has not been submitted; run "
+            "`clearance check` or `clearance plan submit` first, then act on what it shows"
+        )
+    return candidate
 
 
 # -- history and diff -----------------------------------------------------------------------

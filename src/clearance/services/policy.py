@@ -1,21 +1,23 @@
-"""The organisation's policy: minimum criteria per target and who may waive what. Each
-version is recorded (insert-only, content-addressed); the latest applies to every plan."""
+"""The organisation's policy and its target environments. Each policy version is recorded
+(insert-only, content-addressed); the latest applies to every plan. Targets a plan may
+release to are the ones an administrator declared. Both are administrators' statements."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
+from clearance.core.identity import Permission
 from clearance.core.policy import Policy, parse_policy, policy_digest
-from clearance.errors import UsageError
-from clearance.services.workspace import Workspace, record_event
+from clearance.errors import IntegrityError, UsageError
+from clearance.services.admin import accept_admin, args, store
+from clearance.services.workspace import Workspace
+from clearance.store.uow import retrying
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+    from clearance.store.people import Target
 
 
 @dataclass(frozen=True)
@@ -25,50 +27,51 @@ class CurrentPolicy:
 
 
 def current_policy(conn: Connection) -> CurrentPolicy | None:
-    from clearance.store import tables as t
+    from clearance.store import people as repo
 
-    row = conn.execute(sa.select(t.policies).order_by(t.policies.c.id.desc()).limit(1)).first()
+    row = repo.latest_policy(conn)
     if row is None:
         return None
-    return CurrentPolicy(Policy.model_validate(json.loads(row.document)), row.digest)
+    return CurrentPolicy(Policy.model_validate(row.document), row.digest)
 
 
-def set_policy(ws: Workspace, path: Path, actor: str) -> tuple[CurrentPolicy, bool]:
-    """Validate and record a policy file; (policy, whether it changed anything)."""
-    from clearance.store import tables as t
-    from clearance.store.records import to_time
-    from clearance.store.repository import _dumps, _insert
+def policy_document(text: str, filename: str) -> dict[str, Any]:
+    """Validate policy text (PlanError with positions) into the document a statement signs."""
+    policy = parse_policy(text, filename)
+    document: dict[str, Any] = policy.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return document
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such policy file") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{path}: not UTF-8 text") from None
-    policy = parse_policy(text, str(path))
-    digest = policy_digest(policy)
-    with ws.transaction() as conn:
-        before = current_policy(conn)
+
+@retrying()
+def set_policy(ws: Workspace, envelope: dict[str, Any]) -> tuple[CurrentPolicy, bool]:
+    """Record the policy an administrator signed; (policy, whether it changed anything)."""
+    from clearance.store import people as repo
+
+    with ws.transaction() as uow:
+        signed = accept_admin(uow, envelope, "policy.set", Permission.SET_POLICY)
+        document = args(signed).get("policy")
+        try:
+            policy = Policy.model_validate(document)
+        except ValueError as exc:
+            raise UsageError(f"the signed policy is not a valid policy: {exc}") from None
+        digest = policy_digest(policy)
+        if args(signed).get("digest") not in (None, digest):
+            raise IntegrityError("the signed policy digest does not match the policy it carries")
+        before = current_policy(uow.conn)
         if before is not None and before.digest == digest:
             return before, False
-        document = policy.model_dump(mode="json", by_alias=True, exclude_none=True)
-        _insert(
-            conn,
-            t.policies,
-            {
-                "digest": digest,
-                "document": _dumps(document),
-                "created_by": actor,
-                "created_at": to_time(ws.clock()),
-            },
-        )
-        record_event(
-            conn,
-            ws,
+        statement = store(uow, signed, digest)
+        normal = policy.model_dump(mode="json", by_alias=True, exclude_none=True)
+        inserted = repo.insert_policy(uow, digest, normal, signed.principal.name, uow.clock())
+        uow.append(
             "policy.changed",
-            actor,
-            digest,
-            {"previous": before.digest if before else None, "targets": sorted(policy.targets)},
+            actor=signed.principal.name,
+            subject=digest,
+            payload={
+                "previous": before.digest if before else None,
+                "targets": sorted(policy.targets),
+            },
+            records=[inserted, statement],
         )
     return CurrentPolicy(policy, digest), True
 
@@ -76,3 +79,40 @@ def set_policy(ws: Workspace, path: Path, actor: str) -> tuple[CurrentPolicy, bo
 def policy_of(ws: Workspace) -> CurrentPolicy | None:
     with ws.engine.connect() as conn:
         return current_policy(conn)
+
+
+@retrying()
+def declare_target(ws: Workspace, envelope: dict[str, Any]) -> tuple[str, bool]:
+    """Declare a target environment plans may release to (administrators only)."""
+    import re
+
+    from clearance.store import people as repo
+
+    with ws.transaction() as uow:
+        signed = accept_admin(uow, envelope, "target.declare", Permission.DECLARE_TARGETS)
+        name = str(args(signed).get("name", "")).strip()
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", name):
+            raise UsageError(
+                f'"{name}" is not an environment name; use lowercase letters, digits, '
+                "'.', '_' and '-', e.g. production"
+            )
+        if name in repo.targets(uow.conn):
+            return name, False
+        statement = store(uow, signed, name)
+        description = str(args(signed).get("description") or "")
+        inserted = repo.insert_target(uow, name, description, signed.principal.name, uow.clock())
+        uow.append(
+            "target.declared",
+            actor=signed.principal.name,
+            subject=name,
+            payload={"description": description},
+            records=[inserted, statement],
+        )
+    return name, True
+
+
+def targets(ws: Workspace) -> dict[str, Target]:
+    from clearance.store import people as repo
+
+    with ws.engine.connect() as conn:
+        return repo.targets(conn)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from clearance.errors import ConflictError
-from clearance.services.evidence import store_named_files
+from clearance.services.auth import Principal, require_signed
+from clearance.services.evidence import StoredFiles
 from clearance.services.gate import Checked, gate
 from clearance.services.plans import LoadedPlan
-from clearance.services.workspace import Workspace, record_event
+from clearance.services.workspace import Workspace
 from clearance.store.records import ComponentPin, DecisionRecord, ReleaseRecord
+from clearance.store.uow import retrying
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from clearance.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -24,66 +27,71 @@ class Released:
     already: bool
 
 
-def release(ws: Workspace, loaded: LoadedPlan, actor: str) -> Released:
-    """Re-run the gate and, if GO, record the release; a NO-GO candidate is refused (and
-    the refusal is recorded)."""
-    stored = store_named_files(ws, loaded)
-    with ws.transaction() as conn:
-        checked = gate(conn, ws, loaded, actor, stored)
+@retrying()
+def release(
+    ws: Workspace,
+    principal: Principal,
+    loaded: LoadedPlan,
+    digests: Mapping[str, str],
+    stored: StoredFiles,
+) -> Released:
+    """Re-run the gate and, if GO, record the release by a signed person; a NO-GO candidate
+    is refused (and the refusal is recorded)."""
+    require_signed(principal, "recording a release")
+    with ws.transaction() as uow:
+        checked = gate(uow, ws, principal, loaded, digests, stored)
         evaluation, sub, decision_id = checked.evaluation, checked.submitted, checked.decision_id
         if evaluation.decision == "GO":
-            return _record_release(conn, ws, loaded, checked, actor)
-        record_event(
-            conn,
-            ws,
+            return _record_release(uow, principal, loaded, checked)
+        uow.append(
             "release.refused",
-            actor,
-            sub.candidate.digest,
-            {"decision_id": decision_id, "target": loaded.plan.release.target},
-            loaded.plan.system.id,
+            actor=principal.name,
+            subject=sub.candidate.digest,
+            payload={"decision_id": decision_id, "target": loaded.plan.release.target},
+            system_id=loaded.plan.system.id,
         )
     blocking = "\n".join(f"  {r.id}: {r.reason}" for r in evaluation.blocking())
     raise NoGo(checked, f"refused: candidate {sub.candidate.digest} is NO-GO\n{blocking}")
 
 
 def _record_release(
-    conn: Connection, ws: Workspace, loaded: LoadedPlan, checked: Checked, actor: str
+    uow: UnitOfWork, principal: Principal, loaded: LoadedPlan, checked: Checked
 ) -> Released:
     from clearance.store import repository as repo
 
     candidate, target = checked.submitted.candidate, loaded.plan.release.target
-    current = repo.releases_to(conn, loaded.plan.system.id, target)
+    current = repo.releases_to(uow.conn, loaded.plan.system.id, target)
     if current and current[-1].candidate == candidate.digest:
         return Released(current[-1].id, checked, already=True)
     deployed = tuple(c for c in candidate.components if c.deploy)
-    release_id = repo.insert_release(
-        conn,
-        {
-            "candidate": candidate.digest,
-            "decision_id": checked.decision_id,
-            "system_id": loaded.plan.system.id,
-            "version": loaded.plan.release.version,
-            "target": target,
-            "components": deployed,
-            "released_by": actor,
-            "released_at": ws.clock(),
-        },
+    inserted = repo.insert_release(
+        uow,
+        ReleaseRecord(
+            id=0,
+            candidate=candidate.digest,
+            decision_id=checked.decision_id,
+            system_id=loaded.plan.system.id,
+            version=loaded.plan.release.version,
+            target=target,
+            components=deployed,
+            released_by=principal.name,
+            released_at=uow.clock(),
+        ),
     )
-    record_event(
-        conn,
-        ws,
+    uow.append(
         "release.recorded",
-        actor,
-        candidate.digest,
-        {
-            "release_id": release_id,
+        actor=principal.name,
+        subject=candidate.digest,
+        payload={
+            "release_id": inserted.id,
             "target": target,
             "version": loaded.plan.release.version,
             "components": {c.name: c.digest for c in deployed},
         },
-        loaded.plan.system.id,
+        system_id=loaded.plan.system.id,
+        records=[inserted],
     )
-    return Released(release_id, checked, already=False)
+    return Released(inserted.id, checked, already=False)
 
 
 class NoGo(ConflictError):

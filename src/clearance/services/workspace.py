@@ -1,8 +1,11 @@
-"""The workspace: database, blob store and digest cache, opened from Settings."""
+"""The workspace: database, blob store and signing key, opened from Settings.
+
+Opening never changes the schema: `create` (run by `clearance init`) and `upgrade` (run by
+`clearance db upgrade`) migrate; every other command refuses a database that is behind.
+"""
 
 from __future__ import annotations
 
-import getpass
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,15 +13,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clearance.errors import UsageError
+from clearance.errors import StoreError, UsageError
 from clearance.settings import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Engine
 
     from clearance.blobs import FilesystemBlobStore
     from clearance.core.checkpoint import Receipt
     from clearance.signing import SigningKey
+    from clearance.store.uow import UnitOfWork
 
 CONFIG_NAME = "config.json"
 FORMAT = 1
@@ -53,35 +57,58 @@ class Workspace:
                 "here, or point --workspace / CLEARANCE_WORKSPACE at one"
             )
 
+    @property
+    def config(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads((self.settings.workspace / CONFIG_NAME).read_text())
+        except (OSError, ValueError):
+            return {}
+        return data
+
+    def write_config(self, **values: Any) -> None:
+        """Merge `values` into the workspace configuration (written atomically)."""
+        root = self.settings.workspace
+        config = {**self.config, **values}
+        tmp = root / (CONFIG_NAME + ".tmp")
+        tmp.write_text(json.dumps(config, indent=2) + "\n")
+        tmp.replace(root / CONFIG_NAME)
+
     def create(self) -> bool:
-        """Create the folder, config and schema; False when it already existed."""
+        """Create the folder, config, schema and workspace key; False when it existed."""
         root = self.settings.workspace
         created = not self.exists
         (root / "blobs").mkdir(parents=True, exist_ok=True)
         (root / "cache").mkdir(parents=True, exist_ok=True)
-        if not self.key_path.exists():
+        if self.settings.workspace_key_pem is None and not self.settings.key_path.exists():
             from clearance.signing import SigningKey
 
-            SigningKey.generate().save(self.key_path)
+            SigningKey.generate().save(self.settings.key_path)
         if created:
-            config = {"format": FORMAT, "created_at": self.clock().isoformat()}
-            tmp = root / (CONFIG_NAME + ".tmp")
-            tmp.write_text(json.dumps(config, indent=2) + "\n")
-            tmp.replace(root / CONFIG_NAME)
+            self.write_config(format=FORMAT, created_at=self.clock().isoformat())
+        self.upgrade()
         self._register_key()
         return created
 
-    @property
-    def key_path(self) -> Path:
-        return self.settings.workspace / "keys" / "workspace.pem"
+    def upgrade(self) -> None:
+        """Bring the database schema to the newest migration."""
+        from clearance.store.db import create_engine, migrate
+
+        if self._engine is None:
+            self._engine = create_engine(self.settings.url)
+        migrate(self._engine)
 
     @property
     def signing_key(self) -> SigningKey:
-        """The workspace's own Ed25519 key: it signs log checkpoints (and decisions)."""
+        """The workspace's own Ed25519 key: it signs checkpoints, attestations and packs."""
         if self._key is None:
             from clearance.signing import SigningKey
 
-            self._key = SigningKey.load(self.key_path)
+            if self.settings.workspace_key_pem is not None:
+                self._key = SigningKey.from_pem(
+                    self.settings.workspace_key_pem.encode(), "CLEARANCE_WORKSPACE_KEY_PEM"
+                )
+            else:
+                self._key = SigningKey.load(self.settings.key_path)
         return self._key
 
     def _register_key(self) -> None:
@@ -90,17 +117,17 @@ class Workspace:
         from clearance.store import repository as repo
 
         key = self.signing_key
-        with self.transaction() as conn:
-            if any(k["key_id"] == key.key_id for k in repo.public_keys(conn)):
+        with self.transaction() as uow:
+            if any(k["key_id"] == key.key_id for k in repo.public_keys(uow.conn)):
                 return
-            repo.insert_key(conn, key.key_id, "workspace", b64(key.public_raw), self.clock())
-            record_event(
-                conn,
-                self,
+            public = b64(key.public_raw)
+            inserted = repo.insert_key(uow, key.key_id, "workspace", public, self.clock())
+            uow.append(
                 "key.registered",
-                "clearance",
-                key.key_id,
-                {"purpose": "workspace", "public_key": b64(key.public_raw)},
+                actor="clearance",
+                subject=key.key_id,
+                payload={"purpose": "workspace", "public_key": public},
+                records=[inserted],
             )
 
     @property
@@ -108,10 +135,17 @@ class Workspace:
         if self._engine is None:
             if self.settings.database_url is None:
                 self.require()
-            from clearance.store.db import create_engine, migrate
+            from clearance.store.db import HEAD, create_engine, schema_revision
 
             engine = create_engine(self.settings.url)
-            migrate(engine)
+            found = schema_revision(engine)
+            if found != HEAD:
+                engine.dispose()
+                state = "has no Clearance schema" if found is None else f"is at schema {found}"
+                raise StoreError(
+                    f"the database {state}; this Clearance needs {HEAD}: run "
+                    "`clearance db upgrade` (or `clearance init` for a new workspace)"
+                )
             self._engine = engine
         return self._engine
 
@@ -127,17 +161,15 @@ class Workspace:
         return self._blobs
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[UnitOfWork]:
         """One unit of work; if it appended events, it ends with a signed checkpoint and
         `last_receipt` says where its events are in the log."""
         from clearance.services.log import seal
-        from clearance.store.db import transaction
+        from clearance.store.uow import unit_of_work
 
-        with transaction(self.engine) as conn:
-            conn.info.pop("clearance_events", None)
-            conn.info.pop("clearance_records", None)
-            yield conn
-            receipt = seal(conn, self)
+        with unit_of_work(self.engine, self.clock) as uow:
+            yield uow
+            receipt = seal(uow, self)
         if receipt is not None:
             self.last_receipt = receipt
 
@@ -146,34 +178,7 @@ class Workspace:
             self._engine.dispose()
             self._engine = None
 
-    # -- identities -----------------------------------------------------------------------
 
-    def actor(self, given: str | None = None) -> str:
-        """Who is acting: given explicitly, else CLEARANCE_USER, else the login name."""
-        name = (given or self.settings.user or getpass.getuser()).strip()
-        if not name:
-            raise UsageError("who is acting is unknown; pass --as NAME or set CLEARANCE_USER")
-        return name
-
-
-def record_event(
-    conn: Connection,
-    ws: Workspace,
-    type: str,
-    actor: str,
-    subject: str,
-    payload: dict[str, Any],
-    system_id: str | None = None,
-) -> None:
-    """Append the audit event of a change, in the transaction of that change."""
-    from clearance.store.repository import append_event
-
-    append_event(
-        conn,
-        type=type,
-        actor=actor,
-        subject=subject,
-        payload=payload,
-        at=ws.clock(),
-        system_id=system_id,
-    )
+def workspace_roots(ws: Workspace) -> list[Path]:
+    """Folders outside plan folders that plans may name files in, declared in the config."""
+    return [Path(p) for p in ws.config.get("evidence_roots", [])]

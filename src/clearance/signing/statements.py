@@ -25,6 +25,10 @@ PAYLOAD_TYPE = "application/vnd.in-toto+json"
 APPROVAL_V1 = "https://clearance.dev/approval/v1"
 WAIVER_V1 = "https://clearance.dev/waiver/v1"
 RELEASE_DECISION_V1 = "https://clearance.dev/release-decision/v1"
+WAIVER_REVOCATION_V1 = "https://clearance.dev/waiver-revocation/v1"
+EVIDENCE_ATTESTATION_V1 = "https://clearance.dev/evidence-attestation/v1"
+ADMIN_V1 = "https://clearance.dev/admin/v1"
+REQUEST_V1 = "https://clearance.dev/request/v1"
 
 _SHA256 = re.compile(r"sha256:([0-9a-f]{64})")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -180,6 +184,22 @@ def open_envelope(
     stmt = _json_object(payload, "payload")
     _check_statement(stmt)
     return stmt
+
+
+def subject_digest(text: str) -> str:
+    """A subject digest as given on a command line, checked up front: `sha256:<64 hex>`
+    (hex in either case, returned lowercase); UsageError saying how to write it otherwise."""
+    given = text.strip()
+    if _SHA256.fullmatch(given.lower()):
+        return given.lower()
+    if _HEX64.fullmatch(given.lower()):
+        hint = f"write sha256:{given.lower()}"
+    else:
+        hint = (
+            "write sha256:<64 hex>, the artifact's SHA-256 as `sha256sum FILE` prints it "
+            "after sha256:"
+        )
+    raise UsageError(f"subject {text!r} is not a sha256 digest; {hint}")
 
 
 def verify_attestation(

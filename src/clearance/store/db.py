@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 from clearance.errors import StoreError
 
 #: the newest migration; `migrate` runs Alembic only when the database is behind it
-HEAD = "0002"
+HEAD = "0003"
 
 
 def create_engine(url: str) -> Engine:
@@ -48,6 +48,16 @@ def current_revision(conn: Connection) -> str | None:
     if not sa.inspect(conn).has_table("alembic_version"):
         return None
     return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The migration the database is at (None for an empty database); StoreError when it
+    cannot be reached."""
+    try:
+        with engine.connect() as conn:
+            return current_revision(conn)
+    except sa.exc.OperationalError as exc:
+        raise StoreError(f"cannot open the database: {exc.orig}") from None
 
 
 def migrate(engine: Engine) -> None:

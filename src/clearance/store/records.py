@@ -18,18 +18,21 @@ def from_time(text: str) -> datetime:
 
 
 _TIMES = {"created_at", "added_at", "evaluated_at", "released_at", "at"}
-_JSON = {"document", "results", "metrics", "payload"}
+_JSON = {"document", "results", "metrics", "payload", "envelope"}
 
 
 def _map(cls: Any, row: Any) -> Any:
     """Row -> record: times parsed, JSON columns decoded, component lists typed."""
     values = {}
+    mapping = row._mapping
     for f in fields(cls):
-        value = getattr(row, f.name)
+        if f.name not in mapping:
+            continue  # a derived field, such as a row's digest
+        value = mapping[f.name]
         if f.name in _TIMES:
             value = from_time(value)
         elif f.name in _JSON:
-            value = json.loads(value)
+            value = json.loads(value) if value is not None else None
         elif f.name == "components":
             value = tuple(ComponentPin(**c) for c in json.loads(value))
         values[f.name] = value
@@ -89,8 +92,12 @@ class CandidateRecord:
 
 @dataclass(frozen=True)
 class EvidenceRecord:
+    """A file attached to a criterion of a candidate; with `role`, `envelope` is the signed
+    attestation of the person who vouched for it in that role."""
+
     id: int
     candidate: str
+    system_id: str
     criterion_id: str
     name: str
     digest: str
@@ -99,10 +106,49 @@ class EvidenceRecord:
     role: str | None
     source: str | None
     added_at: datetime
+    envelope: dict[str, Any] | None = None
+    #: the digest of the row as stored (what the log must hold for it to count)
+    row_digest: str = ""
 
     @classmethod
     def from_row(cls, row: Any) -> EvidenceRecord:
         return _map(cls, row)
+
+
+@dataclass(frozen=True)
+class SignedApproval:
+    """An approval, rejection or withdrawal as stored: the record, the statement its person
+    signed, and the digest of its row (what the log must hold for it to count)."""
+
+    id: int
+    record: Any  # clearance.core.results.ApprovalRecord
+    envelope: dict[str, Any] | None
+    digest: str
+
+
+@dataclass(frozen=True)
+class WaiverRow:
+    id: int
+    candidate: str
+    system_id: str
+    criterion_id: str
+    person: str
+    role: str
+    justification: str
+    expires_at: datetime
+    envelope: dict[str, Any]
+    created_at: datetime
+    digest: str = ""
+
+
+@dataclass(frozen=True)
+class RevocationRow:
+    waiver_id: int
+    person: str
+    reason: str
+    envelope: dict[str, Any]
+    created_at: datetime
+    digest: str = ""
 
 
 @dataclass(frozen=True)

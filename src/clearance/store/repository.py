@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -22,9 +23,13 @@ from clearance.store.records import (
     EvidenceRecord,
     ReleaseRecord,
     RevisionRecord,
+    RevocationRow,
+    SignedApproval,
+    WaiverRow,
     from_time,
     to_time,
 )
+from clearance.store.uow import Inserted, UnitOfWork
 
 
 def _dumps(data: Any) -> str:
@@ -32,32 +37,38 @@ def _dumps(data: Any) -> str:
 
 
 def record_digest(table: str, values: Mapping[str, Any]) -> str:
-    """Digest of a record row as stored (every column but the surrogate id)."""
-    return json_digest({"table": table, **{k: v for k, v in values.items() if k != "id"}})
+    """Digest of a record row as stored: every column but the surrogate id; an empty (NULL)
+    column counts as absent, so a row digests the same as written and as read back."""
+    kept = {k: v for k, v in values.items() if k != "id" and v is not None}
+    return json_digest({"table": table, **kept})
 
 
-def _insert(conn: Connection, table: sa.Table, values: Mapping[str, Any]) -> int:
-    """Insert one record row and remember its digest for the event that records it."""
-    result = conn.execute(table.insert().values(**values))
-    conn.info.setdefault("clearance_records", []).append(
-        [table.name, record_digest(table.name, values)]
-    )
-    key = result.inserted_primary_key
-    return int(key[0]) if key and isinstance(key[0], int) else 0
+def logged_records(conn: Connection, subject: str) -> set[tuple[str, str]]:
+    """(table, digest) of every record the log's events about `subject` recorded."""
+    rows = conn.execute(sa.select(t.events.c.payload).where(t.events.c.subject == subject))
+    return {(table, digest) for (p,) in rows for table, digest in json.loads(p).get("records", [])}
+
+
+def _insert(uow: UnitOfWork, table: sa.Table, values: Mapping[str, Any]) -> Inserted:
+    return uow.insert(table, values)
 
 
 # systems ---------------------------------------------------------------------------------
 
 
-def ensure_system(conn: Connection, system_id: str, name: str, owner: str, at: datetime) -> bool:
-    """Record a system the first time it is seen; True when it was new."""
-    exists = conn.execute(sa.select(t.systems.c.id).where(t.systems.c.id == system_id)).first()
-    if exists:
-        return False
-    _insert(
-        conn, t.systems, {"id": system_id, "name": name, "owner": owner, "created_at": to_time(at)}
+def get_system_owner(conn: Connection, system_id: str) -> str | None:
+    return conn.execute(sa.select(t.systems.c.owner).where(t.systems.c.id == system_id)).scalar()
+
+
+def insert_system(
+    uow: UnitOfWork, system_id: str, name: str, owner: str, at: datetime
+) -> Inserted | None:
+    """Record a system the first time it is seen; None when it was already known."""
+    if get_system_owner(uow.conn, system_id) is not None:
+        return None
+    return _insert(
+        uow, t.systems, {"id": system_id, "name": name, "owner": owner, "created_at": to_time(at)}
     )
-    return True
 
 
 def list_systems(conn: Connection) -> list[str]:
@@ -67,9 +78,9 @@ def list_systems(conn: Connection) -> list[str]:
 # plan revisions --------------------------------------------------------------------------
 
 
-def insert_revision(conn: Connection, rev: RevisionRecord) -> None:
-    _insert(
-        conn,
+def insert_revision(uow: UnitOfWork, rev: RevisionRecord) -> Inserted:
+    return _insert(
+        uow,
         t.revisions,
         {
             "digest": rev.digest,
@@ -111,9 +122,9 @@ def revisions_of(conn: Connection, system_id: str) -> list[RevisionRecord]:
 # candidates ------------------------------------------------------------------------------
 
 
-def insert_candidate(conn: Connection, cand: CandidateRecord) -> None:
-    _insert(
-        conn,
+def insert_candidate(uow: UnitOfWork, cand: CandidateRecord) -> Inserted:
+    return _insert(
+        uow,
         t.candidates,
         {
             "digest": cand.digest,
@@ -150,32 +161,48 @@ def authors_of_candidate(conn: Connection, candidate: CandidateRecord) -> set[st
 # evidence --------------------------------------------------------------------------------
 
 
-def insert_evidence(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert evidence rows (dicts with the table's columns; times as datetimes)."""
-    if rows:
-        for r in rows:
-            _insert(conn, t.evidence, {**r, "added_at": to_time(r["added_at"])})
+def insert_evidence(uow: UnitOfWork, record: EvidenceRecord) -> Inserted:
+    return _insert(
+        uow,
+        t.evidence,
+        {
+            "candidate": record.candidate,
+            "system_id": record.system_id,
+            "criterion_id": record.criterion_id,
+            "name": record.name,
+            "digest": record.digest,
+            "size": record.size,
+            "added_by": record.added_by,
+            "role": record.role,
+            "source": record.source,
+            "added_at": to_time(record.added_at),
+            "envelope": _dumps(record.envelope) if record.envelope is not None else None,
+        },
+    )
 
 
 def evidence_of(conn: Connection, candidate: str) -> list[EvidenceRecord]:
     rows = conn.execute(
         sa.select(t.evidence).where(t.evidence.c.candidate == candidate).order_by(t.evidence.c.id)
     )
-    return [EvidenceRecord.from_row(r) for r in rows]
+    return [
+        replace(EvidenceRecord.from_row(r), row_digest=record_digest("evidence", r._mapping))
+        for r in rows
+    ]
 
 
-# approvals -------------------------------------------------------------------------------
+# approvals, waivers and attestations -------------------------------------------------------
 
 
 def insert_approval(
-    conn: Connection,
+    uow: UnitOfWork,
     system_id: str,
     version: str,
     approval: ApprovalRecord,
-    envelope: dict[str, Any] | None = None,
-) -> int:
+    envelope: dict[str, Any],
+) -> Inserted:
     return _insert(
-        conn,
+        uow,
         t.approvals,
         {
             "system_id": system_id,
@@ -188,74 +215,128 @@ def insert_approval(
             "created_at": to_time(approval.at),
             "identity": approval.identity,
             "evidence_set": approval.evidence_set,
-            "envelope": _dumps(envelope) if envelope is not None else None,
+            "envelope": _dumps(envelope),
         },
     )
 
 
-def approvals_of(conn: Connection, system_id: str, version: str) -> list[ApprovalRecord]:
+def signed_approvals(conn: Connection, system_id: str, version: str) -> list[SignedApproval]:
+    """A release's approvals, rejections and withdrawals, each with its signed statement and
+    the digest its row has as stored (what the log must hold)."""
     rows = conn.execute(
         sa.select(t.approvals)
         .where(t.approvals.c.system_id == system_id, t.approvals.c.version == version)
         .order_by(t.approvals.c.id)
     )
     return [
-        ApprovalRecord(
-            person=r.person,
-            role=r.role,
-            decision=r.decision,
-            candidate=r.candidate,
-            at=from_time(r.created_at),
-            comment=r.comment,
-            identity=r.identity,
-            evidence_set=r.evidence_set,
+        SignedApproval(
+            id=r.id,
+            record=ApprovalRecord(
+                person=r.person,
+                role=r.role,
+                decision=r.decision,
+                candidate=r.candidate,
+                at=from_time(r.created_at),
+                comment=r.comment,
+                identity=r.identity,
+                evidence_set=r.evidence_set,
+            ),
+            envelope=json.loads(r.envelope) if r.envelope else None,
+            digest=record_digest("approvals", r._mapping),
         )
         for r in rows
     ]
 
 
-def approval_envelopes(
-    conn: Connection, system_id: str, version: str
-) -> list[tuple[str, dict[str, Any]]]:
-    """(candidate, signed statement) of a release's approvals, rejections and withdrawals."""
-    rows = conn.execute(
-        sa.select(t.approvals.c.candidate, t.approvals.c.envelope)
-        .where(t.approvals.c.system_id == system_id, t.approvals.c.version == version)
-        .order_by(t.approvals.c.id)
+def approvals_of(conn: Connection, system_id: str, version: str) -> list[ApprovalRecord]:
+    return [a.record for a in signed_approvals(conn, system_id, version)]
+
+
+def insert_waiver(uow: UnitOfWork, waiver: WaiverRow) -> Inserted:
+    return _insert(
+        uow,
+        t.waivers,
+        {
+            "candidate": waiver.candidate,
+            "system_id": waiver.system_id,
+            "criterion_id": waiver.criterion_id,
+            "person": waiver.person,
+            "role": waiver.role,
+            "justification": waiver.justification,
+            "expires_at": to_time(waiver.expires_at),
+            "envelope": _dumps(waiver.envelope),
+            "created_at": to_time(waiver.created_at),
+        },
     )
-    return [(r.candidate, json.loads(r.envelope)) for r in rows if r.envelope]
 
 
-def insert_waiver(conn: Connection, values: dict[str, Any]) -> int:
-    row = {
-        **values,
-        "envelope": _dumps(values["envelope"]),
-        "expires_at": to_time(values["expires_at"]),
-        "created_at": to_time(values["created_at"]),
-    }
-    return _insert(conn, t.waivers, row)
-
-
-def waivers_of(conn: Connection, candidate: str) -> list[dict[str, Any]]:
+def waivers_of(conn: Connection, candidate: str) -> list[WaiverRow]:
     rows = conn.execute(
         sa.select(t.waivers).where(t.waivers.c.candidate == candidate).order_by(t.waivers.c.id)
     )
     return [
+        WaiverRow(
+            id=r.id,
+            candidate=r.candidate,
+            system_id=r.system_id,
+            criterion_id=r.criterion_id,
+            person=r.person,
+            role=r.role,
+            justification=r.justification,
+            expires_at=from_time(r.expires_at),
+            envelope=json.loads(r.envelope),
+            created_at=from_time(r.created_at),
+            digest=record_digest("waivers", r._mapping),
+        )
+        for r in rows
+    ]
+
+
+def insert_waiver_revocation(
+    uow: UnitOfWork,
+    waiver_id: int,
+    person: str,
+    reason: str,
+    envelope: dict[str, Any],
+    at: datetime,
+) -> Inserted:
+    return _insert(
+        uow,
+        t.waiver_revocations,
         {
-            **r._mapping,
-            "envelope": json.loads(r.envelope),
-            "expires_at": from_time(r.expires_at),
-            "created_at": from_time(r.created_at),
-        }
+            "waiver_id": waiver_id,
+            "person": person,
+            "reason": reason,
+            "envelope": _dumps(envelope),
+            "created_at": to_time(at),
+        },
+    )
+
+
+def waiver_revocations(conn: Connection, waiver_ids: Iterable[int]) -> list[RevocationRow]:
+    rows = conn.execute(
+        sa.select(t.waiver_revocations).where(
+            t.waiver_revocations.c.waiver_id.in_(list(waiver_ids))
+        )
+    )
+    return [
+        RevocationRow(
+            waiver_id=r.waiver_id,
+            person=r.person,
+            reason=r.reason,
+            envelope=json.loads(r.envelope),
+            created_at=from_time(r.created_at),
+            digest=record_digest("waiver_revocations", r._mapping),
+        )
         for r in rows
     ]
 
 
 def insert_attestation(
-    conn: Connection, decision_id: int, candidate: str, envelope: dict[str, Any], at: datetime
-) -> int:
+    uow: UnitOfWork, decision_id: int, candidate: str, envelope: dict[str, Any], at: datetime
+) -> Inserted:
     return _insert(
-        conn,
+        uow,
         t.attestations,
         {
             "decision_id": decision_id,
@@ -278,14 +359,24 @@ def attestations_of(conn: Connection, candidate: str) -> list[tuple[int, dict[st
 # decisions -------------------------------------------------------------------------------
 
 
-def insert_decision(conn: Connection, values: dict[str, Any]) -> int:
-    row = {
-        **values,
-        "results": _dumps(values["results"]),
-        "metrics": _dumps(values["metrics"]),
-        "evaluated_at": to_time(values["evaluated_at"]),
-    }
-    return _insert(conn, t.decisions, row)
+def insert_decision(uow: UnitOfWork, decision: DecisionRecord) -> Inserted:
+    return _insert(
+        uow,
+        t.decisions,
+        {
+            "candidate": decision.candidate,
+            "system_id": decision.system_id,
+            "version": decision.version,
+            "target": decision.target,
+            "outcome": decision.outcome,
+            "results": _dumps(decision.results),
+            "metrics": _dumps(decision.metrics),
+            "evaluator_version": decision.evaluator_version,
+            "actor": decision.actor,
+            "evaluated_at": to_time(decision.evaluated_at),
+            "policy": decision.policy,
+        },
+    )
 
 
 def get_decision(conn: Connection, decision_id: int) -> DecisionRecord | None:
@@ -314,13 +405,21 @@ def latest_decisions(conn: Connection) -> list[DecisionRecord]:
 # releases --------------------------------------------------------------------------------
 
 
-def insert_release(conn: Connection, values: dict[str, Any]) -> int:
-    row = {
-        **values,
-        "components": _dumps([c.as_json() for c in values["components"]]),
-        "released_at": to_time(values["released_at"]),
-    }
-    return _insert(conn, t.releases, row)
+def insert_release(uow: UnitOfWork, release: ReleaseRecord) -> Inserted:
+    return _insert(
+        uow,
+        t.releases,
+        {
+            "candidate": release.candidate,
+            "decision_id": release.decision_id,
+            "system_id": release.system_id,
+            "version": release.version,
+            "target": release.target,
+            "components": _dumps([c.as_json() for c in release.components]),
+            "released_by": release.released_by,
+            "released_at": to_time(release.released_at),
+        },
+    )
 
 
 def releases_to(conn: Connection, system_id: str, target: str) -> list[ReleaseRecord]:
@@ -361,16 +460,17 @@ def append_event(
     payload: dict[str, Any],
     at: datetime,
     system_id: str | None = None,
+    records: Sequence[list[str]] = (),
 ) -> EventRecord:
-    """Append an audit event inside the caller's transaction (so both commit or neither).
+    """Append an audit event inside the caller's transaction (so both commit or neither);
+    `records` are the [table, digest] of the rows it records.
 
     The event's canonical JSON (RFC 8785, `seq` included) is stored as written and is what
     its Merkle leaf hashes; the other columns are indexes over it.
     """
     seq = (conn.execute(sa.select(sa.func.max(t.events.c.seq))).scalar() or 0) + 1
-    records = conn.info.pop("clearance_records", [])
     if records:
-        payload = {**payload, "records": records}
+        payload = {**payload, "records": [list(r) for r in records]}
     record = EventRecord(
         seq=seq,
         at=from_time(to_time(at)),
@@ -396,7 +496,6 @@ def append_event(
             leaf_hash=leaf,
         )
     )
-    conn.info.setdefault("clearance_events", []).append(seq)
     return EventRecord(**{**record.__dict__, "leaf_hash": leaf})
 
 
@@ -489,9 +588,11 @@ def _checkpoint(row: Any) -> Checkpoint:
     return Checkpoint(row.size, row.root, row.at, row.key_id, row.signature)
 
 
-def insert_key(conn: Connection, key_id: str, purpose: str, public_key: str, at: datetime) -> None:
-    _insert(
-        conn,
+def insert_key(
+    uow: UnitOfWork, key_id: str, purpose: str, public_key: str, at: datetime
+) -> Inserted:
+    return _insert(
+        uow,
         t.keys,
         {
             "key_id": key_id,

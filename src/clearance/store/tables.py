@@ -60,6 +60,7 @@ evidence = sa.Table(
     sa.Column("role", sa.Text),
     sa.Column("source", sa.Text),
     sa.Column("added_at", Time, nullable=False),
+    sa.Column("envelope", sa.Text),
     sa.Index("ix_evidence_candidate", "candidate", "criterion_id"),
 )
 
@@ -228,6 +229,36 @@ attestations = sa.Table(
     sa.Index("ix_attestations_candidate", "candidate"),
 )
 
+admin_statements = sa.Table(
+    "admin_statements",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("envelope", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+targets = sa.Table(
+    "targets",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("declared_by", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+waiver_revocations = sa.Table(
+    "waiver_revocations",
+    metadata,
+    sa.Column("waiver_id", sa.Integer, sa.ForeignKey("waivers.id"), primary_key=True),
+    sa.Column("person", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("envelope", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
 #: tables whose rows are records: no UPDATE or DELETE is ever allowed on them
 INSERT_ONLY = (
     "systems",
@@ -247,4 +278,7 @@ INSERT_ONLY = (
     "waivers",
     "policies",
     "attestations",
+    "admin_statements",
+    "targets",
+    "waiver_revocations",
 )

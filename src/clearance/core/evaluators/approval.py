@@ -20,11 +20,7 @@ from clearance.core.durations import parse_duration
 from clearance.core.evaluators import evaluator
 from clearance.core.evaluators._common import as_utc, listing, make_result
 from clearance.core.results import ApprovalRecord, EvaluationContext, Result, Status
-
-
-def person_key(name: str) -> str:
-    """People are the same person whatever the case or surrounding spaces of their name."""
-    return name.strip().casefold()
+from clearance.core.signoffs import is_author, person_key
 
 
 @dataclass(frozen=True)
@@ -103,7 +99,7 @@ def evaluate_approval(criterion: ApprovalCriterion, ctx: EvaluationContext) -> R
     for (person, role), s in standing.items():
         if s.record.decision != "approve":
             continue
-        if criterion.forbid_author and {person, person_key(s.record.person)} & authors:
+        if criterion.forbid_author and is_author((person, s.record.person), authors):
             notes.append(f"{s.record.person} is an author of this plan and cannot approve it")
             continue
         if limit is not None and now - as_utc(s.record.at) > limit:

@@ -1,0 +1,96 @@
+"""The rules of sign-offs and waivers, in one place: the evaluator, the services' checks
+before recording, and the audit pack all call these. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from clearance.core.criteria import ApprovalCriterion
+from clearance.core.plan import Plan
+from clearance.core.results import ApprovalRecord
+
+
+def person_key(name: str) -> str:
+    """People are the same person whatever the case or surrounding spaces of their name."""
+    return name.strip().casefold()
+
+
+def is_author(names: Iterable[str], authors: Iterable[str]) -> bool:
+    """Separation of duties: whether any of a person's names or identity is among the plan's
+    owner, authors and submitters (compared case-insensitively)."""
+    return bool({person_key(n) for n in names} & {person_key(a) for a in authors})
+
+
+def authors_forbidden(plan: Plan, role: str) -> bool:
+    """Whether the plan keeps its authors from approving in `role`: every approval criterion
+    that asks for the role forbids it (the default)."""
+    asking = [
+        c
+        for c in plan.criteria
+        if isinstance(c, ApprovalCriterion) and any(q.role == role for q in c.roles)
+    ]
+    return bool(asking) and all(c.forbid_author for c in asking)
+
+
+def roles_asked(plan: Plan) -> list[str]:
+    return sorted(
+        {q.role for c in plan.criteria if isinstance(c, ApprovalCriterion) for q in c.roles}
+    )
+
+
+def standing_rejection(
+    records: Sequence[ApprovalRecord], who: str, role: str, candidate: str
+) -> bool:
+    """Whether `who` has a rejection standing as `role` on `candidate`: a rejection stands
+    until the same person withdraws it (replayed in time order, as the evaluator does)."""
+    rejected = False
+    mine = [
+        r
+        for r in records
+        if r.candidate == candidate
+        and r.role.strip().casefold() == role.casefold()
+        and person_key(r.who) == person_key(who)
+    ]
+    for record in sorted(mine, key=lambda r: r.at):
+        if record.decision == "reject":
+            rejected = True
+        elif record.decision == "withdraw":
+            rejected = False
+    return rejected
+
+
+def unwaivable(plan: Plan, policy_ids: Iterable[str]) -> frozenset[str]:
+    """Criteria no waiver can clear: the approval criteria the policy requires."""
+    required = set(policy_ids)
+    return frozenset(c.id for c in plan.criteria if c.id in required and c.kind == "approval")
+
+
+def waiver_problem(
+    *,
+    signer_names: Iterable[str],
+    role: str,
+    holds_role: bool,
+    allowed_roles: set[str],
+    authors: Iterable[str],
+    criterion_id: str,
+    unwaivable_ids: frozenset[str],
+    signed_at: datetime,
+    expires_at: datetime,
+    max_duration: timedelta,
+) -> str | None:
+    """Why a waiver does not (or may not) stand under today's roles and policy, or None."""
+    if criterion_id in unwaivable_ids:
+        return "the policy requires this approval and does not let it be waived"
+    if not allowed_roles:
+        return "no policy rule lets anyone waive it"
+    if role not in allowed_roles:
+        return f"the policy lets only {', '.join(sorted(allowed_roles))} waive it, not {role}"
+    if not holds_role:
+        return f"its author no longer holds role {role}"
+    if is_author(signer_names, authors):
+        return "its author owns, wrote or submitted the plan (separation of duties)"
+    if expires_at - signed_at > max_duration:
+        days = max_duration.total_seconds() / 86400
+        return f"it lasts longer than the {days:g} days the policy allows"
+    return None

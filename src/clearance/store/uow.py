@@ -1,0 +1,161 @@
+"""The unit of work: one transaction that commits or rolls back as a whole, hands its
+connection to the repositories, appends audit events with exactly the records they cover,
+and turns driver errors into Clearance's errors.
+
+Writers are serialised: SQLite by `BEGIN IMMEDIATE`, PostgreSQL by a transaction-scoped
+advisory lock taken first, so the next event's index and the checkpoint after it are
+computed by one writer at a time and concurrent writers queue instead of colliding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from clearance.errors import ConflictError, StoreError
+
+#: the advisory lock every PostgreSQL writer holds for its whole transaction ("Clra")
+WRITE_LOCK = 0x436C7261
+
+
+class TransientStoreError(StoreError):
+    """A write that lost a race or a lock; retrying the whole use case is safe."""
+
+    code = "store_busy"
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """A record row as the log knows it: its table and the digest of its stored values."""
+
+    table: str
+    digest: str
+
+    def as_json(self) -> list[str]:
+        return [self.table, self.digest]
+
+
+@dataclass(frozen=True)
+class Inserted:
+    id: int
+    ref: RecordRef
+
+
+@dataclass
+class UnitOfWork:
+    conn: Connection
+    clock: Callable[[], datetime]
+    #: indexes of the events appended in this transaction, for the checkpoint that seals it
+    appended: list[int] = field(default_factory=list)
+
+    @property
+    def dialect(self) -> str:
+        return self.conn.dialect.name
+
+    def insert(self, table: sa.Table, values: Mapping[str, Any]) -> Inserted:
+        """Insert one record row; the returned ref goes into the event that records it."""
+        from clearance.store.repository import record_digest
+
+        result = self.conn.execute(table.insert().values(**values))
+        key = result.inserted_primary_key
+        row_id = int(key[0]) if key and isinstance(key[0], int) else 0
+        return Inserted(row_id, RecordRef(table.name, record_digest(table.name, values)))
+
+    def append(
+        self,
+        type: str,
+        *,
+        actor: str,
+        subject: str,
+        payload: dict[str, Any],
+        system_id: str | None = None,
+        records: Sequence[Inserted | RecordRef] = (),
+    ) -> Any:
+        """Append an audit event covering `records`, in this transaction."""
+        from clearance.store.repository import append_event
+
+        refs = [r.ref if isinstance(r, Inserted) else r for r in records]
+        event = append_event(
+            self.conn,
+            type=type,
+            actor=actor,
+            subject=subject,
+            payload=payload,
+            at=self.clock(),
+            system_id=system_id,
+            records=[r.as_json() for r in refs],
+        )
+        self.appended.append(event.seq)
+        return event
+
+
+@contextmanager
+def unit_of_work(engine: Engine, clock: Callable[[], datetime]) -> Iterator[UnitOfWork]:
+    """One write transaction; driver errors come out as StoreError (transient ones as
+    TransientStoreError), conflicting inserts as ConflictError."""
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield UnitOfWork(conn, clock)
+                except BaseException:
+                    conn.exec_driver_sql("ROLLBACK")
+                    raise
+                conn.exec_driver_sql("COMMIT")
+                return
+            with conn.begin():
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(WRITE_LOCK)))
+                yield UnitOfWork(conn, clock)
+    except sa.exc.IntegrityError as exc:
+        raise ConflictError(
+            f"this write conflicts with a record already stored ({_first_line(exc.orig)}); "
+            "nothing was recorded"
+        ) from None
+    except sa.exc.OperationalError as exc:
+        if _transient(exc):
+            raise TransientStoreError(
+                f"the database is busy ({_first_line(exc.orig)}); nothing was recorded, retry"
+            ) from None
+        raise StoreError(f"the database failed: {_first_line(exc.orig)}") from None
+
+
+def _first_line(error: object) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _transient(exc: sa.exc.OperationalError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if code in ("40001", "40P01", "55P03"):  # serialization failure, deadlock, lock timeout
+        return True
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def retrying(attempts: int = 4) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run a whole use case again when its transaction lost a race (safe: it rolled back)."""
+    import functools
+    import random
+    import time
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            for attempt in range(attempts):
+                try:
+                    return fn(*args, **kwargs)
+                except TransientStoreError:
+                    if attempt == attempts - 1:
+                        raise
+                    time.sleep(random.uniform(0.01, 0.05) * 2**attempt)
+            raise AssertionError("unreachable")
+
+        return run
+
+    return wrap

@@ -1,0 +1,1 @@
+"""Tests of the caller's side: plan files, documents, paths."""

@@ -1,0 +1,179 @@
+"""The gate's renderers for CI: JUnit XML that parses and counts, markdown that cannot carry
+HTML or break its table, whatever the plan and its evidence say."""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import click.testing
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from clearance.core.decision import Evaluation
+from clearance.core.results import Result, Status
+from clearance.exports.junit import render_junit
+from clearance.exports.markdown import cell, render_markdown
+from clearance.exports.values import brief, scalar
+
+CANDIDATE = "sha256:" + "ab" * 32
+
+
+def result(id: str, status: Status, reason: str = "because", **kwargs: object) -> Result:
+    return Result(id=id, kind="metric", status=status, reason=reason, **kwargs)  # type: ignore[arg-type]
+
+
+def evaluation(*results: Result) -> Evaluation:
+    decision = "GO" if all(r.status in (Status.PASSED, Status.WAIVED) for r in results) else "NO-GO"
+    return Evaluation(decision=decision, candidate=CANDIDATE, results=results)  # type: ignore[arg-type]
+
+
+MIXED = evaluation(
+    result("auc", Status.PASSED),
+    result("tests", Status.FAILED, "3 failures"),
+    result("uat", Status.PENDING, "not attached yet"),
+    result("env", Status.ERROR, "env/staging.json is not JSON"),
+    result("drift", Status.FAILED, "drift 0.4", advisory=True),
+    result("bias", Status.WAIVED, "waived by dana"),
+)
+
+
+def test_junit_parses_and_counts_failures_errors_and_skipped() -> None:
+    """failed and pending are failures, error is an error, a failing advisory is skipped."""
+    root = ET.fromstring(render_junit(MIXED, "credit-scoring"))
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert suite.get("name") == "clearance.credit-scoring"
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("6", "2", "1")
+    assert suite.get("skipped") == "1"
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    assert list(cases) == ["auc", "tests", "uat", "env", "drift", "bias"]
+    assert len(cases["auc"]) == 0 and len(cases["bias"]) == 0
+    failure = cases["tests"].find("failure")
+    assert failure is not None and failure.get("message") == "failed: 3 failures"
+    assert cases["env"].find("error") is not None
+    assert cases["drift"].find("skipped") is not None
+
+
+@given(st.text())
+def test_junit_parses_whatever_the_reason_and_ids_hold(text: str) -> None:
+    """Characters XML cannot carry (controls, lone surrogates) never make the report unparsable."""
+    report = render_junit(evaluation(result(text or "x", Status.FAILED, text)), text)
+    suite = ET.fromstring(report.encode("utf-8")).find("testsuite")
+    assert suite is not None and suite.get("failures") == "1"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ("<img src=x onerror=alert(1)>", "&lt;img src=x onerror=alert(1)&gt;"),
+        ("a & b", "a &amp; b"),
+        ("&lt;", "&amp;lt;"),
+        ("a | b", "a \\| b"),
+        ("a \\| b", "a \\\\\\| b"),
+        ("one\ntwo\r\nthree", "one two three"),
+        ('say "hi"', 'say "hi"'),
+    ],
+)
+def test_cell_escapes_html_pipes_and_newlines(text: str, expected: str) -> None:
+    assert cell(text) == expected
+
+
+@given(st.text())
+def test_cell_never_lets_a_tag_a_pipe_or_a_line_through(text: str) -> None:
+    """No `<` at all, and every pipe is preceded by an odd number of backslashes."""
+    out = cell(text)
+    assert "<" not in out and ">" not in out and "\n" not in out and "\r" not in out
+    for i, char in enumerate(out):
+        if char == "|":
+            run = len(out[:i]) - len(out[:i].rstrip("\\"))
+            assert run % 2 == 1
+
+
+def test_markdown_escapes_the_heading_and_every_cell() -> None:
+    """A hostile version, criterion id, reason and observed value appear only escaped."""
+    hostile = evaluation(
+        result(
+            "x<b>|",
+            Status.PENDING,
+            "eval/<script>x|y</script>.json is not attached yet",
+            observed={"file": "<svg onload=alert(1)>"},
+            expected="a & b",
+        )
+    )
+    text = render_markdown(hostile, "credit<i>", "<img src=x onerror=alert(1)>")
+    heading, *_, row = text.splitlines()
+    assert heading == ("## credit&lt;i&gt; &lt;img src=x onerror=alert(1)&gt;: **NO-GO**")
+    assert "<" not in text and ">" not in text.replace("&gt;", "")
+    assert "| x&lt;b&gt;\\| | metric |" in row
+    assert "file: &lt;svg onload=alert(1)&gt;" in row
+    assert "a &amp; b" in row
+    assert "eval/&lt;script&gt;x\\|y&lt;/script&gt;.json" in row
+    assert row.count(" | ") == 5  # six cells, no more
+
+
+def test_markdown_has_one_row_per_criterion_with_status_and_advisory() -> None:
+    lines = render_markdown(MIXED, "credit-scoring", "2.4.0").splitlines()
+    assert lines[0] == "## credit-scoring 2.4.0: **NO-GO**"
+    assert f"Candidate `{CANDIDATE}`" in lines
+    rows = lines[6:]
+    assert len(rows) == 6
+    assert rows[0].startswith("| auc | metric | ✅ passed |")
+    assert rows[4].startswith("| drift (advisory) | metric | ❌ failed |")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, "—"),
+        ("text", "text"),
+        (True, "true"),
+        (0.5, "0.5"),
+        (3, "3"),
+        ({"a": 1, "b": [1, 2]}, "a: 1\nb: [1,2]"),
+        (["x", None], "x, null"),
+        ("y" * 100, "y" * 79 + "…"),
+    ],
+)
+def test_brief_gives_short_human_forms(value: object, expected: str) -> None:
+    assert brief(value) == expected
+
+
+def test_scalar_writes_nested_values_as_compact_json() -> None:
+    assert scalar({"k": [1, "v"]}) == '{"k":[1,"v"]}'
+
+
+def test_check_format_markdown_escapes_the_plan_and_file_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`clearance check --format markdown` with a hostile version and evidence file name
+    prints them escaped and still exits 1 (NO-GO)."""
+    from clearance.cli.main import main
+    from clearance.cli.output import console
+    from tests.builders import plan_document, write_plan_folder
+
+    document = plan_document()
+    document["release"]["version"] = "<img src=x onerror=alert(1)>"
+    document["criteria"][0]["evidence"] = "eval/<script>x|y</script>.json"
+    for name in list(os.environ):
+        if name.startswith("CLEARANCE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    write_plan_folder(tmp_path, document=document)
+
+    def run(*args: str) -> tuple[int, str]:
+        console.cache_clear()
+        with click.testing.CliRunner().isolation() as (out, _err, _):
+            with pytest.raises(SystemExit) as exit_:
+                main(list(args))
+            return int(exit_.value.code or 0), out.getvalue().decode()
+
+    assert run("init")[0] == 0
+    code, text = run("check", "plan.yaml", "--format", "markdown")
+    assert code == 1
+    assert "## credit-scoring &lt;img src=x onerror=alert(1)&gt;: **NO-GO**" in text
+    assert "eval/&lt;script&gt;x\\|y&lt;/script&gt;.json is not attached yet" in text
+    assert "<script>" not in text and "<img" not in text
