@@ -19,7 +19,7 @@ from clearance.services.evidence import (
     evidence_items,
     evidence_set_digest,
 )
-from clearance.services.plans import LoadedPlan, Submitted, submit
+from clearance.services.plans import LoadedPlan, Submitted, current, submit
 from clearance.services.workspace import Workspace
 from clearance.store.uow import Inserted, retrying
 
@@ -61,6 +61,7 @@ def gate(
     stored: StoredFiles,
 ) -> Checked:
     """Inside one transaction: submit if new, attach the stored files, evaluate, record."""
+    loaded = current(uow.conn, loaded)
     sub = submit(uow, principal, loaded, digests)
     ingested = attach_stored(uow, principal, sub, stored)
     evaluation = evaluate(uow.conn, ws, loaded, sub.candidate)

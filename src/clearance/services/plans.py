@@ -108,6 +108,38 @@ def with_policy(conn: Connection, loaded: LoadedPlan, text: str) -> LoadedPlan:
     )
 
 
+def current(conn: Connection, loaded: LoadedPlan) -> LoadedPlan:
+    """The plan as it must be evaluated now: its target still declared and today's policy
+    merged in, whatever policy the caller loaded it with."""
+    from clearance.services.policy import current_policy
+    from clearance.store import people as people_repo
+
+    written = loaded.written or loaded.plan
+    target = written.release.target
+    if target not in people_repo.targets(conn):
+        raise PlanError(
+            [
+                Problem(
+                    loaded.filename,
+                    None,
+                    None,
+                    "release.target",
+                    f'"{target}" is not a declared target environment; ask an administrator '
+                    f"to run `clearance env declare {target}`",
+                )
+            ]
+        )
+    policy = current_policy(conn)
+    if policy is None:
+        return replace(loaded, plan=written, written=None, policy=None, policy_digest=None)
+    if policy.digest == loaded.policy_digest:
+        return loaded
+    merged = merge_policy(written, policy.policy, policy.digest, filename=loaded.filename)
+    return replace(
+        loaded, plan=merged, written=written, policy=policy.policy, policy_digest=policy.digest
+    )
+
+
 def stored_plan(conn: Connection, candidate: CandidateRecord) -> LoadedPlan:
     """The plan of a recorded candidate, as its revision was written, with today's policy."""
     from clearance.services.policy import current_policy

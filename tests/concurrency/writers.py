@@ -1,0 +1,122 @@
+"""Concurrent writers for the concurrency tests: each runs in its own thread or fresh
+interpreter with its own Workspace, starts at a shared barrier, and says what became of
+every write (its receipt, or the error it raised)."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: the role the quorum asks for
+ROLE = "model-risk"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One write: who made it and its receipt (event index, checkpoint), or its error."""
+
+    kind: str
+    who: str
+    seq: int | None = None
+    checkpoint: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def attempt(ws: Any, kind: str, who: str, write: Callable[[], object]) -> Outcome:
+    """Run one write and read the receipt it left on `ws`."""
+    ws.last_receipt = None
+    try:
+        write()
+    except Exception:
+        return Outcome(kind, who, error=traceback.format_exc())
+    receipt = ws.last_receipt
+    if receipt is None:
+        return Outcome(kind, who, error="the write returned without a receipt")
+    return Outcome(kind, who, seq=receipt.seq, checkpoint=receipt.checkpoint.as_json())
+
+
+Write = Callable[[], list[Outcome]]
+
+
+def approvals(ws: Any, plan_path: Path, names: list[str]) -> Write:
+    """Each of `names` approves the plan's candidate in ROLE, one after another."""
+    from tests.builders import load, signoff
+
+    local = load(ws, plan_path)
+
+    def run() -> list[Outcome]:
+        return [
+            attempt(ws, "approval", name, lambda name=name: signoff(ws, local, ROLE, name))
+            for name in names
+        ]
+
+    return run
+
+
+def people(ws: Any, names: list[str]) -> Write:
+    """The administrator registers each of `names` in ROLE with a fresh key."""
+    from clearance.services.people import add_person
+    from clearance.signing import SigningKey, b64
+    from tests.builders import ADMIN, acting
+
+    admin = acting(ws, ADMIN)
+
+    def add(name: str) -> None:
+        key = SigningKey.generate()
+        args = {"name": name, "roles": [ROLE], "public_key": b64(key.public_raw)}
+        add_person(ws, admin.admin_statement("person.add", args))
+
+    def run() -> list[Outcome]:
+        return [attempt(ws, "person", name, lambda name=name: add(name)) for name in names]
+
+    return run
+
+
+def evidence(ws: Any, plan_path: Path, criterion: str, files: list[Path]) -> Write:
+    """The administrator attaches each of `files` to `criterion` of the plan's candidate."""
+    from tests.builders import ADMIN, add_file, load
+
+    local = load(ws, plan_path)
+
+    def run() -> list[Outcome]:
+        return [
+            attempt(
+                ws, "evidence", path.name, lambda path=path: add_file(ws, local, criterion, path, ADMIN)
+            )
+            for path in files
+        ]
+
+    return run
+
+
+def sign_in_process(
+    settings: Any,
+    plan_path: Path,
+    signers: list[tuple[str, bytes]],
+    barrier: Any,
+    results: Any,
+) -> None:
+    """Process entry point (spawn): open the workspace from `settings`, load each signer's
+    private key (PEM), wait at `barrier`, approve, and put the outcomes on `results`."""
+    try:
+        from clearance.services.workspace import Workspace
+        from clearance.signing import SigningKey
+
+        ws = Workspace(settings)
+        ws.keys = {name: SigningKey.from_pem(pem, name) for name, pem in signers}
+        _ = ws.engine, ws.blobs, ws.signing_key  # open everything before the race
+        run = approvals(ws, plan_path, [name for name, _ in signers])
+    except BaseException:
+        barrier.abort()  # the parent and the other writers stop waiting
+        results.put([Outcome("setup", "process", error=traceback.format_exc())])
+        return
+    try:
+        barrier.wait()
+        results.put(run())
+    except BaseException:
+        results.put([Outcome("run", "process", error=traceback.format_exc())])
+    finally:
+        ws.close()
