@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from clearance.blobs.hashing import Progress
+
+if TYPE_CHECKING:
+    from clearance.blobs.cache import DigestCache
 
 
 @dataclass(frozen=True)
@@ -18,11 +22,20 @@ class StoredBlob:
 
 
 class BlobStore(Protocol):
-    """Blobs are named by the digest of their content and never change once written."""
+    """Blobs are named by the digest of their content and never change once written.
+
+    This is everything the services, clients and exports use of a blob store; a store for
+    S3-compatible object storage offers the same.
+    """
+
+    #: digests of files already hashed, by (device, inode, size, mtime); None when unused
+    cache: DigestCache | None
 
     def put_file(
         self, path: str | os.PathLike[str], *, progress: Progress | None = None
     ) -> StoredBlob: ...
+
+    def put_files(self, paths: Sequence[str | os.PathLike[str]]) -> list[StoredBlob]: ...
 
     def put_bytes(self, data: bytes) -> StoredBlob: ...
 
@@ -33,3 +46,5 @@ class BlobStore(Protocol):
     def verify(self) -> list[str]: ...
 
     def verify_one(self, digest: str) -> bool: ...
+
+    def remove_temp(self, older_than: float = 3600.0) -> int: ...

@@ -4,14 +4,16 @@ Verification lives in `packverify`; its names are re-exported here."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from clearance.store.records import RevisionRecord
@@ -233,7 +235,7 @@ def export_pack(ws: Workspace, cand_digest: str, out: Path, actor: str) -> Expor
         out,
         manifest_bytes,
         {**files, SIGNATURE: _json_bytes(signature)},
-        {n: ws.blobs.path_of(e.digest) for n, e in blob_files.items()},
+        {n: functools.partial(ws.blobs.open, e.digest) for n, e in blob_files.items()},
     )
     return Exported(
         out,
@@ -278,7 +280,12 @@ def _evidence_path(digest: str) -> str:
     return f"evidence/files/{digest.removeprefix('sha256:')}"
 
 
-def _write_zip(out: Path, manifest: bytes, files: dict[str, bytes], blobs: dict[str, Path]) -> None:
+def _write_zip(
+    out: Path,
+    manifest: bytes,
+    files: dict[str, bytes],
+    blobs: dict[str, Callable[[], BinaryIO]],
+) -> None:
     """Write to a temporary file beside `out`, then rename: never a half-written pack."""
     out = out.absolute()
     if out.is_dir():
@@ -292,7 +299,7 @@ def _write_zip(out: Path, manifest: bytes, files: dict[str, bytes], blobs: dict[
                 zf.writestr(_info(name), files[name])
             for name in sorted(blobs):
                 with (
-                    blobs[name].open("rb") as src,
+                    blobs[name]() as src,
                     zf.open(_info(name), "w", force_zip64=True) as dst,
                 ):
                     while chunk := src.read(_CHUNK):
