@@ -173,3 +173,59 @@ def test_an_old_database_is_not_migrated_on_open(here: Path) -> None:
     engine.dispose()
     code, _, err = run("people", "list")
     assert code == 2 and "clearance db upgrade" in err
+
+
+def test_keys_retire_takes_the_short_id_people_list_shows(here: Path) -> None:
+    ok("init")
+    ok("env", "declare", "production")
+    dana = person("dana@example.com", "model-risk")
+    listed = ok("people", "list")
+    from clearance.signing import SigningKey
+
+    short = SigningKey.load(Path(dana)).key_id[7:19]
+    assert short in listed
+    assert "Retired sha256:" + short in ok("--identity", dana, "keys", "retire", short)
+    assert "retired" in ok("people", "list")
+    run("check", "plan.yaml")
+    code, _, err = run("--identity", dana, "approve", "plan.yaml", "--role", "model-risk")
+    assert code == 77 and "retired" in err
+
+
+def test_a_renamed_target_is_a_plan_error_at_its_position(here: Path) -> None:
+    ok("init")
+    ok("env", "declare", "production")
+    text = Path("plan.yaml").read_text().replace("production", "prod")
+    Path("plan.yaml").write_text(text)
+    line = next(i + 1 for i, s in enumerate(text.splitlines()) if "target: prod" in s)
+    code, _, err = run("plan", "validate", "plan.yaml")
+    assert code == 2 and f"plan.yaml:{line}:" in err and "not a declared target" in err
+
+
+def test_the_owner_cannot_waive_a_criterion_of_her_plan(here: Path) -> None:
+    """alice owns the plan (system.owner); holding risk-officer does not let her waive."""
+    ok("init")
+    ok("env", "declare", "production")
+    Path("policy.yaml").write_text(
+        "apiVersion: clearance/v1\nkind: Policy\ntargets:\n  production:\n    waivers:\n"
+        "      - {roles: [risk-officer], criteria: ['kind:metric']}\n"
+    )
+    ok("policy", "set", "policy.yaml")
+    ok("people", "grant", "alice@example.com", "--role", "risk-officer")
+    run("check", "plan.yaml")
+    code, _, err = run(
+        "waive", "plan.yaml", "--criterion", "auc", "--role", "risk-officer", "--expires", "7d",
+        "-m", "mine",
+    )  # fmt: skip
+    assert code == 77 and "separation of duties" in err
+
+
+@pytest.mark.parametrize("expires", ["9999-12-31", "999999w", "soon"])
+def test_unusable_expiry_is_bad_input(here: Path, expires: str) -> None:
+    ok("init")
+    ok("env", "declare", "production")
+    run("check", "plan.yaml")
+    code, _, err = run(
+        "waive", "plan.yaml", "--criterion", "auc", "--role", "risk-officer", "--expires", expires,
+        "-m", "x",
+    )  # fmt: skip
+    assert code == 2 and "--expires" in err and "Traceback" not in err

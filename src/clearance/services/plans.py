@@ -115,6 +115,8 @@ def current(conn: Connection, loaded: LoadedPlan) -> LoadedPlan:
     from clearance.store import people as people_repo
 
     written = loaded.written or loaded.plan
+    if revision_digest(written.document()) != loaded.revision:
+        raise UsageError("the plan does not match its revision digest; read it again")
     target = written.release.target
     if target not in people_repo.targets(conn):
         raise PlanError(
