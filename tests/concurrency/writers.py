@@ -41,17 +41,22 @@ def attempt(ws: Any, kind: str, who: str, write: Callable[[], object]) -> Outcom
 Write = Callable[[], list[Outcome]]
 
 
-def approvals(ws: Any, plan_path: Path, names: list[str]) -> Write:
-    """Each of `names` approves the plan's candidate in ROLE, one after another."""
-    from tests.builders import load, signoff
+def approvals(ws: Any, plan_path: Path, names: list[str], *, presigned: bool = False) -> Write:
+    """Each of `names` approves the plan's candidate in ROLE, one after another. With
+    `presigned`, every statement is signed before the race, so only the writes contend."""
+    from clearance.services.approvals import sign
+    from tests.builders import load, signoff, signoff_envelope
 
     local = load(ws, plan_path)
+    envelopes = {n: signoff_envelope(ws, local, ROLE, n) for n in names} if presigned else {}
+
+    def write(name: str) -> object:
+        if presigned:
+            return sign(ws, envelopes[name])
+        return signoff(ws, local, ROLE, name)
 
     def run() -> list[Outcome]:
-        return [
-            attempt(ws, "approval", name, lambda name=name: signoff(ws, local, ROLE, name))
-            for name in names
-        ]
+        return [attempt(ws, "approval", name, lambda name=name: write(name)) for name in names]
 
     return run
 
@@ -84,7 +89,10 @@ def evidence(ws: Any, plan_path: Path, criterion: str, files: list[Path]) -> Wri
     def run() -> list[Outcome]:
         return [
             attempt(
-                ws, "evidence", path.name, lambda path=path: add_file(ws, local, criterion, path, ADMIN)
+                ws,
+                "evidence",
+                path.name,
+                lambda path=path: add_file(ws, local, criterion, path, ADMIN),
             )
             for path in files
         ]

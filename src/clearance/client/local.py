@@ -118,7 +118,6 @@ class LocalClient:
         """Read and validate a plan file: its size, its paths (inside its folder), its target
         and the policy."""
         from clearance.client.paths import check_plan_paths, declared_roots, read_document
-        from clearance.core.loader import parse_plan
         from clearance.errors import PlanError, Problem
         from clearance.services.plans import read_plan
 
@@ -131,14 +130,15 @@ class LocalClient:
             raise PlanError(
                 [Problem(name, line, None, "", "not UTF-8 text; save the plan as UTF-8")]
             ) from None
+        loaded = read_plan(self.ws, text, name)
         check_plan_paths(
-            parse_plan(text, name),
+            loaded.written or loaded.plan,
             text,
             path,
             roots=declared_roots(self.ws.settings.workspace),
             workspace_dir=self.ws.settings.workspace,
         )
-        return LocalPlan(read_plan(self.ws, text, name), path.absolute())
+        return LocalPlan(loaded, path.absolute())
 
     def digests(self, local: LocalPlan) -> dict[str, str]:
         """Each artifact's digest (huge artifacts are referenced, never copied), cached by

@@ -166,13 +166,21 @@ def parse_policy(
 def yaml_positions(text: str, filename: str) -> Positions:
     """Where each value of a YAML document is written, for `merge_policy(positions=...)`.
 
-    Meant for a plan that already parsed; text that does not parse gives no positions.
+    Meant for a plan that already parsed; text that does not parse gives no positions. The
+    text is composed again only when a position is first asked for (that is, for an error).
     """
-    try:
-        _, tree = _compose(text, filename, MAX_NODES, MAX_DEPTH)
-    except PlanError:
-        return lambda loc: None
-    return tree.position
+    found: list[Positions] = []
+
+    def position(loc: Loc) -> Position | None:
+        if not found:
+            try:
+                _, tree = _compose(text, filename, MAX_NODES, MAX_DEPTH)
+                found.append(tree.position)
+            except PlanError:
+                found.append(lambda _: None)
+        return found[0](loc)
+
+    return position
 
 
 def _compose(text: str, filename: str, max_nodes: int, max_depth: int) -> tuple[Any, _Tree]:

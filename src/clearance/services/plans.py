@@ -61,6 +61,8 @@ def read_plan(ws: Workspace, text: str, filename: str) -> LoadedPlan:
     problem with its position."""
     plan = parse_plan(text, filename)
     loaded = LoadedPlan(plan=plan, filename=filename, revision=revision_digest(plan.document()))
+    if ws.settings.database_url is None and not ws.exists:
+        return loaded  # validating a plan needs no workspace; recording it does
     with ws.engine.connect() as conn:
         return with_policy(conn, loaded, text)
 
