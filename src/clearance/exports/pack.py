@@ -16,10 +16,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
-    from clearance.store.records import RevisionRecord
+    from datetime import datetime
+
+    from clearance.core.plan import Plan
+    from clearance.core.results import ApprovalRecord
+    from clearance.exports.packlog import LogRecords
+    from clearance.exports.packsigned import SignedRecords
+    from clearance.signing import SigningKey
+    from clearance.store.records import (
+        CandidateRecord,
+        DecisionRecord,
+        EvidenceRecord,
+        ReleaseRecord,
+        RevisionRecord,
+    )
 
 from clearance.core.diff import diff_plans
-from clearance.errors import NotFoundError, UsageError
+from clearance.errors import UsageError
 from clearance.exports.html import render_index
 from clearance.exports.matrix import MATRIX, matrix_csv, matrix_from_pack
 from clearance.exports.packlog import EVENTS, SIGNATURE, log_files
@@ -33,7 +46,6 @@ from clearance.exports.packverify import (
     examine_pack,
     verify_pack,
 )
-from clearance.services.workspace import Workspace
 from clearance.signing import b64
 
 __all__ = [
@@ -41,11 +53,12 @@ __all__ = [
     "FORMAT",
     "MANIFEST",
     "Exported",
+    "PackRecords",
     "PackReport",
     "TrustAnchor",
     "examine_pack",
-    "export_pack",
     "verify_pack",
+    "write_pack",
 ]
 
 _CHUNK = 1024 * 1024
@@ -64,34 +77,40 @@ class Exported:
     manifest_sha256: str = ""
 
 
-def export_pack(ws: Workspace, cand_digest: str, out: Path, actor: str) -> Exported:
-    """Render the audit pack of a recorded candidate and write it to `out` (atomically).
-    The use case that logs the export is `services.packs.export`."""
-    from clearance.services.plans import stored_plan
-    from clearance.store import repository as repo
+@dataclass(frozen=True)
+class PackRecords:
+    """Everything a pack shows, as records: what the export use case gathered."""
+
+    plan: Plan
+    candidate: CandidateRecord
+    revisions: list[RevisionRecord]
+    previous: RevisionRecord | None
+    evidence: list[EvidenceRecord]
+    approvals: list[ApprovalRecord]
+    decisions: list[DecisionRecord]
+    releases: list[ReleaseRecord]
+    log: LogRecords | None
+    signed: SignedRecords
+
+
+def write_pack(
+    records: PackRecords,
+    out: Path,
+    *,
+    key: SigningKey,
+    open_blob: Callable[[str], BinaryIO],
+    actor: str,
+    at: datetime,
+) -> Exported:
+    """Render the pack of `records`, sign its manifest with `key` and write it to `out`
+    (atomically); evidence bytes are streamed from `open_blob(digest)`."""
     from clearance.store.records import to_time
 
-    with ws.engine.connect() as conn:
-        candidate = repo.get_candidate(conn, cand_digest)
-        if candidate is None:
-            raise NotFoundError(
-                f"candidate {cand_digest} has not been checked yet; run `clearance check` first"
-            )
-        plan = stored_plan(conn, candidate).plan
-        revisions = [
-            r for r in repo.revisions_of(conn, plan.system.id) if r.version == plan.release.version
-        ]
-        evidence = repo.evidence_of(conn, candidate.digest)
-        approvals = repo.approvals_of(conn, plan.system.id, plan.release.version)
-        decisions = repo.decisions_of(conn, candidate.digest)
-        releases = repo.releases_of_candidate(conn, candidate.digest)
-        previous = _previously_released(conn, plan.system.id, plan.release.target, candidate)
-        if previous is not None and previous.digest not in {r.digest for r in revisions}:
-            revisions.append(previous)
-        subjects = {candidate.digest, plan.system.id, *(r.digest for r in revisions)}
-        subjects |= _authority_subjects(conn)
-        log = log_files(conn, subjects)
-        signed = signed_files(conn, plan.system.id, plan.release.version, candidate.digest)
+    plan, candidate, revisions = records.plan, records.candidate, records.revisions
+    previous, evidence, approvals = records.previous, records.evidence, records.approvals
+    decisions, releases = records.decisions, records.releases
+    log = log_files(records.log) if records.log is not None else {}
+    signed = signed_files(records.signed)
     events = json.loads(log[EVENTS]) if log else []
 
     files: dict[str, bytes] = {}
@@ -224,18 +243,17 @@ def export_pack(ws: Workspace, cand_digest: str, out: Path, actor: str) -> Expor
         "version": plan.release.version,
         "target": plan.release.target,
         "candidate": candidate.digest,
-        "created_at": to_time(ws.clock()),
+        "created_at": to_time(at),
         "created_by": actor,
         "files": dict(sorted(manifest_files.items())),
     }
     manifest_bytes = _json_bytes(manifest)
-    key = ws.signing_key
     signature = {"key_id": key.key_id, "signature": b64(key.sign(manifest_bytes))}
     _write_zip(
         out,
         manifest_bytes,
         {**files, SIGNATURE: _json_bytes(signature)},
-        {n: functools.partial(ws.blobs.open, e.digest) for n, e in blob_files.items()},
+        {n: functools.partial(open_blob, e.digest) for n, e in blob_files.items()},
     )
     return Exported(
         out,
@@ -244,36 +262,6 @@ def export_pack(ws: Workspace, cand_digest: str, out: Path, actor: str) -> Expor
         plan.system.id,
         hashlib.sha256(manifest_bytes).hexdigest(),
     )
-
-
-def _authority_subjects(conn: Any) -> set[str]:
-    """What the events about who may act are about (people, their keys, policies, targets,
-    the workspace key), so the pack's log vouches for every key and role it relies on."""
-    from clearance.store import people as people_repo
-    from clearance.store import repository as repo
-
-    keys = people_repo.person_keys_with_holders(conn)
-    return (
-        {k["key_id"] for k in keys}
-        | {k["person"] for k in keys}
-        | {a.subject for a in people_repo.admin_statements(conn)}
-        | {k["key_id"] for k in repo.public_keys(conn)}
-    )
-
-
-def _previously_released(
-    conn: Any, system_id: str, target: str, candidate: Any
-) -> RevisionRecord | None:
-    """The plan revision of the other candidate last released to `target`, if any."""
-    from clearance.store import repository as repo
-
-    earlier = [
-        r for r in repo.releases_to(conn, system_id, target) if r.candidate != candidate.digest
-    ]
-    if not earlier:
-        return None
-    cand = repo.get_candidate(conn, earlier[-1].candidate)
-    return repo.get_revision(conn, cand.revision) if cand else None
 
 
 def _evidence_path(digest: str) -> str:

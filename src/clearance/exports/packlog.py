@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from clearance.core.checkpoint import Checkpoint
 from clearance.core.digest import canonical_json
 from clearance.core.merkle import inclusion_proof, leaf_hash, root, verify_inclusion
+
+if TYPE_CHECKING:
+    from clearance.store.records import EventRecord
 
 CHECKPOINT = "log/checkpoint.json"
 LEAVES = "log/leaves.txt"
@@ -23,34 +27,27 @@ def _json(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def log_files(conn: Any, subjects: set[str]) -> dict[str, bytes]:
-    """The events about `subjects`, with proofs against the latest signed checkpoint."""
-    from clearance.store import repository as repo
+@dataclass(frozen=True)
+class LogRecords:
+    """The log as a pack shows it: events about the release, the latest signed checkpoint,
+    every leaf hash up to it, and the workspace's public keys."""
 
-    found = repo.latest_checkpoint(conn)
-    if found is None:
-        return {}
-    checkpoint = found[0]
-    leaves = repo.leaf_hashes(conn, checkpoint.size)
-    events, proofs = [], {}
-    after = 0
-    while True:
-        page = repo.events(conn, subjects=subjects, after=after, limit=1000)
-        for event in page:
-            if event.seq > checkpoint.size:
-                break
-            events.append(event.as_json())
-            path = inclusion_proof(leaves, event.seq - 1)
-            proofs[str(event.seq)] = [h.hex() for h in path]
-        if len(page) < 1000:
-            break
-        after = page[-1].seq
+    events: list[EventRecord]
+    checkpoint: Checkpoint
+    leaves: list[bytes]
+    keys: list[dict[str, Any]]
+
+
+def log_files(log: LogRecords) -> dict[str, bytes]:
+    """The events with inclusion proofs against the checkpoint."""
+    events = [e for e in log.events if e.seq <= log.checkpoint.size]
+    proofs = {str(e.seq): [h.hex() for h in inclusion_proof(log.leaves, e.seq - 1)] for e in events}
     return {
-        EVENTS: _json(events),
-        CHECKPOINT: _json(checkpoint.as_json()),
-        LEAVES: "".join(h.hex() + "\n" for h in leaves).encode(),
+        EVENTS: _json([e.as_json() for e in events]),
+        CHECKPOINT: _json(log.checkpoint.as_json()),
+        LEAVES: "".join(h.hex() + "\n" for h in log.leaves).encode(),
         PROOFS: _json(proofs),
-        KEYS: _json(repo.public_keys(conn)),
+        KEYS: _json(log.keys),
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from clearance.errors import IntegrityError
@@ -23,28 +24,34 @@ def _json(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def signed_files(conn: Any, system_id: str, version: str, candidate: str) -> dict[str, bytes]:
-    """The signed statements of a release as their signers made them, and people's keys."""
-    from clearance.store import people as people_repo
-    from clearance.store import repository as repo
+@dataclass(frozen=True)
+class SignedRecords:
+    """Every signed statement a pack carries, as its signer made it, and people's keys."""
 
+    approvals: list[dict[str, Any]]
+    waivers: list[dict[str, Any]]
+    revocations: list[dict[str, Any]]
+    evidence: list[dict[str, Any]]
+    admin: list[tuple[int, dict[str, Any]]]
+    attestations: list[tuple[int, dict[str, Any]]]
+    people_keys: list[dict[str, Any]]
+
+
+def signed_files(signed: SignedRecords) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
-    approvals = [a for a in repo.signed_approvals(conn, system_id, version) if a.envelope]
-    for i, approval in enumerate(approvals, 1):
-        files[f"{APPROVALS}/{i:04d}.dsse.json"] = _json(approval.envelope)
-    for i, waiver in enumerate(repo.waivers_of(conn, candidate), 1):
-        files[f"{WAIVERS}/{i:04d}.dsse.json"] = _json(waiver.envelope)
-    for decision_id, envelope in repo.attestations_of(conn, candidate):
+    for folder, envelopes in (
+        (APPROVALS, signed.approvals),
+        (WAIVERS, signed.waivers),
+        (REVOCATIONS, signed.revocations),
+        (EVIDENCE, signed.evidence),
+    ):
+        for i, envelope in enumerate(envelopes, 1):
+            files[f"{folder}/{i:04d}.dsse.json"] = _json(envelope)
+    for statement_id, envelope in signed.admin:
+        files[f"{ADMIN}/{statement_id:04d}.dsse.json"] = _json(envelope)
+    for decision_id, envelope in signed.attestations:
         files[f"{ATTESTATIONS}/decision-{decision_id}.dsse.json"] = _json(envelope)
-    waivers = repo.waivers_of(conn, candidate)
-    for i, revocation in enumerate(repo.waiver_revocations(conn, [w.id for w in waivers]), 1):
-        files[f"{REVOCATIONS}/{i:04d}.dsse.json"] = _json(revocation.envelope)
-    attested = [e for e in repo.evidence_of(conn, candidate) if e.envelope is not None]
-    for i, evidence in enumerate(attested, 1):
-        files[f"{EVIDENCE}/{i:04d}.dsse.json"] = _json(evidence.envelope)
-    for statement in people_repo.admin_statements(conn):
-        files[f"{ADMIN}/{statement.id:04d}.dsse.json"] = _json(statement.envelope)
-    files[PEOPLE_KEYS] = _json(people_repo.person_keys_with_holders(conn))
+    files[PEOPLE_KEYS] = _json(signed.people_keys)
     return files
 
 
