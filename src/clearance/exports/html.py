@@ -173,7 +173,8 @@ def render_index(
             ["#", "At", "Type", "Actor", "Subject"],
             [(e["seq"], e["at"], e["type"], e["actor"], e["subject"]) for e in events],
         ),
-        "<p>Verify this pack offline with <code>clearance pack verify PACK.zip</code>: it "
+        "<p>Verify this pack offline with <code>clearance pack verify PACK.zip --key "
+        "workspace.pub</code>, the workspace's public key you were given: it "
         "re-hashes every file against <code>manifest.json</code> and recomputes the plan "
         "revision and candidate digests.</p></body></html>",
     ]
