@@ -16,9 +16,7 @@ import yaml
 from clearance.client.paths import check_plan_paths, declared_roots, read_document
 from clearance.core.loader import parse_plan
 from clearance.errors import PlanError, UsageError
-from clearance.services.plans import load_plan
-from clearance.settings import Settings
-from tests.builders import plan_document, write_plan_folder
+from tests.builders import load, open_workspace, plan_document, write_plan_folder
 
 SECRET = b"-----BEGIN PRIVATE KEY-----\nnot really\n"
 
@@ -237,24 +235,43 @@ def test_every_problem_is_listed_in_file_order(project: Path) -> None:
     assert lines == sorted(lines)
 
 
-# -- loading a plan -----------------------------------------------------------------------------
+# -- reading a plan through the client ----------------------------------------------------------
 
 
-def test_load_plan_refuses_a_plan_naming_a_file_outside(project: Path) -> None:
+def test_the_client_refuses_a_plan_naming_a_file_outside(project: Path) -> None:
+    """`LocalClient.plan` checks the paths before the plan reaches the services."""
     plan, text = naming(project, "../outside/secret.txt")
-    with pytest.raises(PlanError) as caught:
-        load_plan(plan, Settings(workspace=project / ".clearance"))
+    ws = open_workspace(project.parent / "ws")
+    try:
+        with pytest.raises(PlanError) as caught:
+            load(ws, plan)
+    finally:
+        ws.close()
     position = where(text, "../outside/secret.txt")
     assert str(caught.value).startswith(f"{plan}:{position}: criteria[0].evidence: ../outside")
 
 
-def test_load_plan_allows_the_roots_declared_in_the_workspace_config(project: Path) -> None:
+def test_the_client_refuses_a_plan_naming_the_key_of_its_workspace(project: Path) -> None:
+    """With the workspace inside the plan's folder, its key is out of reach of the plan."""
+    plan, _ = naming(project, ".clearance/keys/workspace.pem")
+    (project / ".clearance/keys/workspace.pem").unlink()  # the workspace makes its own
+    ws = open_workspace(project / ".clearance")
+    try:
+        with pytest.raises(PlanError) as caught:
+            load(ws, plan)
+    finally:
+        ws.close()
+    assert "inside a .clearance folder" in str(caught.value)
+
+
+def test_the_client_allows_the_roots_declared_in_the_workspace_config(project: Path) -> None:
     plan, _ = naming(project, "../outside/secret.txt")
-    workspace = project.parent / "ws"
-    workspace.mkdir()
-    config = {"format": 1, "evidence_roots": [str(project.parent / "outside")]}
-    (workspace / "config.json").write_text(json.dumps(config))
-    loaded = load_plan(plan, Settings(workspace=workspace))
+    ws = open_workspace(project.parent / "ws")
+    try:
+        ws.write_config(evidence_roots=[str(project.parent / "outside")])
+        loaded = load(ws, plan).loaded
+    finally:
+        ws.close()
     assert loaded.plan.criteria[0].named_files(loaded.plan)[0].path == "../outside/secret.txt"
 
 

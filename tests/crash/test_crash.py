@@ -32,7 +32,8 @@ from clearance.services.workspace import Workspace
 from clearance.settings import Settings
 from clearance.store import repository as repo
 from clearance.store import tables as t
-from tests.builders import write_plan_folder
+from tests.builders import open_workspace, register_signers, write_plan_folder
+from tests.crash.writer import ACTOR
 
 WRITES = 1000
 RUNS = 20
@@ -62,13 +63,18 @@ def draw_seed() -> int:
 
 
 def prepare(root: Path) -> Settings:
-    """A new workspace and a plan folder under `root`."""
-    settings = Settings(workspace=root / "ws")
-    ws = Workspace(settings)
-    ws.create()
+    """A new workspace with the writer's person registered, their private key in
+    `writer_key(settings)`, and a plan folder under `root`."""
+    ws = open_workspace(root / "ws")
+    keys = register_signers(ws, {ACTOR: []})
+    keys[ACTOR].save(writer_key(ws.settings))
     ws.close()
     write_plan_folder(root / "plan")
-    return settings
+    return ws.settings
+
+
+def writer_key(settings: Settings) -> Path:
+    return settings.workspace.parent / "writer.pem"
 
 
 def run_writer(
@@ -78,6 +84,7 @@ def run_writer(
     run = WriterRun()
     stderr_path = plan / f"{tag}.stderr"
     args = [str(settings.workspace), str(plan), str(writes), tag, str(seed)]
+    args.append(str(writer_key(settings)))
     with stderr_path.open("w") as stderr:
         proc = subprocess.Popen(
             [sys.executable, str(WRITER), *args], stdout=subprocess.PIPE, stderr=stderr, text=True

@@ -1,12 +1,13 @@
 """The writer the crash harness kills: up to N writes to a workspace, one receipt per line.
 
-Usage: writer.py WORKSPACE PLAN_FOLDER WRITES TAG SEED
+Usage: writer.py WORKSPACE PLAN_FOLDER WRITES TAG SEED KEY
 
 Writes alternate between attaching a new evidence file (blob store: temp file, fsync,
-rename) and submitting a new revision of the plan. After each committed write one JSON
-line goes to stdout and is flushed: {"i", "kind", "seq", "checkpoint", "digest"}. The
-first line, {"ready": true}, says the workspace is open; the last, {"done": N}, that all
-writes completed.
+rename) and submitting a new revision of the plan, each signed with the private key in
+KEY (registered to the writer's person). After each committed write one JSON line goes to
+stdout and is flushed: {"i", "kind", "seq", "checkpoint", "digest"}. The first line,
+{"ready": true}, says the workspace is open; the last, {"done": N}, that all writes
+completed.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from typing import Any
 
 import yaml
 
+from clearance.client.local import LocalClient, LocalPlan
 from clearance.services.evidence import add_evidence
-from clearance.services.plans import LoadedPlan, load_plan, submit_plan
+from clearance.services.plans import submit_plan
 from clearance.services.workspace import Workspace
 from clearance.settings import Settings
+from clearance.signing import SigningKey
 
 ACTOR = "crash-writer@example.com"
 
@@ -32,21 +35,23 @@ def emit(line: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def new_revision(folder: Path, base: dict[str, Any], label: str, ws: Workspace) -> LoadedPlan:
+def new_revision(folder: Path, base: dict[str, Any], label: str, me: LocalClient) -> LocalPlan:
     """A plan file whose change id is `label`, so its revision digest is new."""
     document = json.loads(json.dumps(base))
     document["release"]["change"]["id"] = label
     path = folder / f"plan-{label}.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return load_plan(path, ws.settings)
+    return me.plan(path)
 
 
-def main(workspace: Path, folder: Path, writes: int, tag: str, seed: int) -> None:
+def main(workspace: Path, folder: Path, writes: int, tag: str, seed: int, key: Path) -> None:
     rng = random.Random(seed)
     ws = Workspace(Settings(workspace=workspace))
+    me = LocalClient(ws, SigningKey.load(key))
     base = yaml.safe_load((folder / "plan.yaml").read_text())
-    loaded = new_revision(folder, base, f"{tag}-start", ws)
-    _ = ws.engine, ws.blobs, ws.signing_key  # open everything before the first write
+    local = new_revision(folder, base, f"{tag}-start", me)
+    digests = me.digests(local)  # the artifact never changes: hash it once
+    _ = ws.engine, ws.blobs, ws.signing_key, me.me  # open everything before the first write
     (folder / "evidence").mkdir(exist_ok=True)
     emit({"ready": True})
     for i in range(writes):
@@ -56,11 +61,16 @@ def main(workspace: Path, folder: Path, writes: int, tag: str, seed: int) -> Non
             kind = "evidence"
             path = folder / "evidence" / f"{tag}-{i}.txt"
             path.write_bytes(f"{tag} {i}\n".encode() + rng.randbytes(rng.randrange(1, 4096)))
-            digest = add_evidence(ws, loaded, "uat", path, ACTOR).digest
+            blob = me.store_file(path, "uat", None)
+            principal = me.principal("evidence.add")
+            digest = add_evidence(
+                ws, principal, local.loaded, digests, "uat", path.name, blob
+            ).digest
         else:
             kind = "plan"
-            loaded = new_revision(folder, base, f"{tag}-{i}", ws)
-            submit_plan(ws, loaded, ACTOR, f"crash harness revision {tag}-{i}")
+            local = new_revision(folder, base, f"{tag}-{i}", me)
+            principal = me.principal("plan.submit")
+            submit_plan(ws, principal, local.loaded, digests, f"crash harness revision {tag}-{i}")
         receipt = ws.last_receipt
         assert receipt is not None, f"write {i} ({kind}) returned no receipt"
         emit(
@@ -77,5 +87,5 @@ def main(workspace: Path, folder: Path, writes: int, tag: str, seed: int) -> Non
 
 
 if __name__ == "__main__":
-    root, plan_folder, count, label, seed_text = sys.argv[1:6]
-    main(Path(root), Path(plan_folder), int(count), label, int(seed_text))
+    root, plan_folder, count, label, seed_text, key_file = sys.argv[1:7]
+    main(Path(root), Path(plan_folder), int(count), label, int(seed_text), Path(key_file))

@@ -25,22 +25,32 @@ def _calls(directory: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()]
 
 
-def test_story_ends_with_go_and_the_audit_pack(story):
+def _command(call: dict) -> list[str]:
+    """The call's arguments after the global `--identity KEY` option."""
+    args = call["args"]
+    return args[2:] if args[:1] == ["--identity"] else args
+
+
+def test_story_ends_with_go_the_workspace_key_and_the_audit_pack(story):
     directory, code, lines = story
     assert code == 0, "\n".join(lines)
-    assert lines[-3:] == [
+    assert lines[-4:] == [
         f"Attestation: {directory.absolute() / 'release.intoto.json'}",
         "Decision: GO",
+        f"Workspace key: {directory.absolute() / 'keys/clearance-workspace.pub'}",
         f"Audit pack: {directory.absolute() / 'audit-pack.zip'}",
     ]
 
 
 def test_story_runs_the_commands_in_order_in_its_workspace(story):
+    """The target is declared before the plan is submitted; every sign-off follows a check
+    of the evidence as it then stands."""
     directory, _, _ = story
     calls = _calls(directory)
-    assert [" ".join(c["args"][:2]) for c in calls] == [
+    assert [" ".join(_command(c)[:2]) for c in calls] == [
         "env capture",
         "init",
+        "env declare",
         "plan validate",
         "plan submit",
         "check plan.yaml",
@@ -48,11 +58,15 @@ def test_story_runs_the_commands_in_order_in_its_workspace(story):
         "people add",
         "keys generate",
         "people add",
+        "keys generate",
+        "people add",
         "evidence add",
+        "check plan.yaml",
         "reject plan.yaml",
         "check plan.yaml",
         "plan submit",
         "evidence add",
+        "check plan.yaml",
         "approve plan.yaml",
         "approve plan.yaml",
         "check plan.yaml",
@@ -66,8 +80,39 @@ def test_story_runs_the_commands_in_order_in_its_workspace(story):
         "pack verify",
     ]
     assert {c["user"] for c in calls} == {"alice@example.com"}
-    approvers = [c["args"][c["args"].index("--as") + 1] for c in calls if c["args"][0] == "approve"]
-    assert approvers == ["dana@example.com", "erik@example.com"]
+    assert calls[2]["args"][:3] == ["env", "declare", "production"]
+
+
+def test_story_signs_as_each_person_with_their_own_key(story):
+    """The people who sign off are registered with their roles and public keys; evidence
+    and sign-offs are signed with their own private keys, everything else by the admin."""
+    directory, _, _ = story
+    calls = _calls(directory)
+    added = [_command(c) for c in calls if _command(c)[:2] == ["people", "add"]]
+    assert [(a[2], a[a.index("--role") + 1], a[a.index("--public-key") + 1]) for a in added] == [
+        ("dana@example.com", "model-risk", "keys/dana.pem.pub"),
+        ("erik@example.com", "eng-manager", "keys/erik.pem.pub"),
+        ("carol@example.com", "product-owner", "keys/carol.pem.pub"),
+    ]
+    signed = [(_command(c)[0], c["identity"]) for c in calls if c["identity"] is not None]
+    assert signed == [
+        ("evidence", "keys/carol.pem"),
+        ("reject", "keys/dana.pem"),
+        ("evidence", "keys/carol.pem"),
+        ("approve", "keys/dana.pem"),
+        ("approve", "keys/erik.pem"),
+    ]
+    assert all("--as" not in c["args"] for c in calls)
+
+
+def test_story_pins_the_workspace_key_when_verifying(story):
+    directory, _, _ = story
+    calls = [_command(c) for c in _calls(directory)]
+    written = next(c for c in calls if c[:2] == ["keys", "workspace"])
+    assert written[written.index("-o") + 1] == "keys/clearance-workspace.pub"
+    verified = [c for c in calls if c[1:2] == ["verify"]]
+    assert len(verified) == 3
+    assert all(c[c.index("--key") + 1] == "keys/clearance-workspace.pub" for c in verified)
 
 
 def test_story_prints_each_command_then_its_output(story):
@@ -77,7 +122,7 @@ def test_story_prints_each_command_then_its_output(story):
     assert any(
         line.startswith("$ pytest tests_model --junitxml=reports/junit.xml") for line in lines
     )
-    assert "$ clearance pack verify audit-pack.zip" in lines
+    assert "$ clearance pack verify audit-pack.zip --key keys/clearance-workspace.pub" in lines
 
 
 def test_story_leaves_a_valid_plan_and_its_files(story):
@@ -126,9 +171,10 @@ def test_unexpected_exit_code_stops_the_demo_with_a_message(tmp_path: Path, monk
     assert code == 3
     assert lines[-2] == "error: pack verify failed on purpose"
     assert lines[-1].startswith(
-        "Demo stopped: `clearance pack verify audit-pack.zip` exited with 3"
+        "Demo stopped: `clearance pack verify audit-pack.zip --key keys/clearance-workspace.pub` "
+        "exited with 3"
     )
-    assert "Decision: GO" not in lines
+    assert "Decision: GO" not in lines and not any(line.startswith("Audit pack:") for line in lines)
     assert not any("Traceback" in line for line in lines)
 
 

@@ -24,18 +24,23 @@ from clearance.core.checkpoint import Checkpoint, checkpoint_message
 from clearance.core.digest import canonical_json
 from clearance.core.merkle import inclusion_proof, leaf_hash, root
 from clearance.errors import IntegrityError, UsageError
-from clearance.exports.pack import export_pack
 from clearance.exports.packsigned import verify_signed
 from clearance.exports.packverify import _FolderPack, examine_pack, verify_pack
-from clearance.services.evidence import add_evidence
 from clearance.services.log import latest
-from clearance.services.plans import load_plan, submit_plan
-from clearance.services.releases import release
-from clearance.services.workspace import Workspace
-from clearance.settings import Settings
 from clearance.signing import SigningKey, b64
 from clearance.signing.statements import public_key_pem, sign_statement
-from tests.builders import register_signers, signoff, write_plan_folder
+from tests.builders import (
+    attest,
+    check,
+    export,
+    load,
+    open_workspace,
+    register_signers,
+    release,
+    signoff,
+    submit,
+    write_plan_folder,
+)
 
 Files = dict[str, bytes]
 ATTACKER = SigningKey.generate()
@@ -56,18 +61,18 @@ class Made(NamedTuple):
 def made(tmp_path_factory: pytest.TempPathFactory) -> Made:
     """A released candidate's pack, the checkpoint an auditor kept, the workspace's key."""
     top = tmp_path_factory.mktemp("trust")
-    ws = Workspace(Settings(workspace=top / ".clearance"))
-    ws.create()
-    ws.keys = register_signers(ws)  # type: ignore[attr-defined]
-    loaded = load_plan(write_plan_folder(top / "p"), ws.settings)
-    submit_plan(ws, loaded, "alice@example.com", "First")
-    add_evidence(ws, loaded, "uat", loaded.resolve("docs/uat.md"), "carol", role="product-owner")
-    signoff(ws, loaded, "model-risk", "dana@example.com", "approve", "ok")
-    signoff(ws, loaded, "eng-manager", "erik@example.com", "approve", "ok")
-    release(ws, loaded, "ops")
+    ws = open_workspace(top / ".clearance")
+    register_signers(ws)
+    local = load(ws, write_plan_folder(top / "p"))
+    submit(ws, local, "alice@example.com", "First")
+    check(ws, local)
+    attest(ws, local, "uat", local.resolve("docs/uat.md"), "carol@example.com", "product-owner")
+    signoff(ws, local, "model-risk", "dana@example.com", "approve", "ok")
+    signoff(ws, local, "eng-manager", "erik@example.com", "approve", "ok")
+    release(ws, local)
     kept = latest(ws)
     pack = top / "pack.zip"
-    export_pack(ws, loaded, pack, "auditor")
+    export(ws, local, pack)
     with zipfile.ZipFile(pack) as zf:
         files = {n: zf.read(n) for n in zf.namelist()}
     key = ws.signing_key.public_raw

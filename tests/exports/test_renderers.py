@@ -11,11 +11,13 @@ import click.testing
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 
 from clearance.core.decision import Evaluation
-from clearance.core.results import Result, Status
+from clearance.core.results import NextAction, Result, Status
 from clearance.exports.junit import render_junit
-from clearance.exports.markdown import cell, render_markdown
+from clearance.exports.markdown import cell, code, render_markdown
 from clearance.exports.values import brief, scalar
 
 CANDIDATE = "sha256:" + "ab" * 32
@@ -125,6 +127,73 @@ def test_markdown_has_one_row_per_criterion_with_status_and_advisory() -> None:
     assert rows[4].startswith("| drift (advisory) | metric | ❌ failed |")
 
 
+def commonmark(text: str) -> str:
+    return MarkdownIt("commonmark").render(text)
+
+
+WITH_NEXT = evaluation(
+    result("auc", Status.PASSED),
+    result(
+        "tests",
+        Status.FAILED,
+        "3 failures",
+        next=(
+            NextAction("rerun", "tests", path="reports/junit.xml"),
+            NextAction("waive", "tests"),
+        ),
+    ),
+    result(
+        "uat",
+        Status.PENDING,
+        "not attested",
+        advisory=True,
+        next=(NextAction("attach", "uat", path="docs/uat.md", role="product-owner"),),
+    ),
+)
+
+
+def test_markdown_lists_the_next_commands_of_each_criterion_after_the_table() -> None:
+    """Criteria with next actions get their commands, for the plan file given, in plan order."""
+    text = render_markdown(WITH_NEXT, "credit-scoring", "2.4.0", plan_file="ml/plan.yaml")
+    steps = text.split("\n### Next steps\n\n", 1)[1].splitlines()
+    assert steps == [
+        "- **tests** (failed)",
+        "  - `clearance evidence add reports/junit.xml --plan ml/plan.yaml --criterion tests`",
+        "  - `clearance waive ml/plan.yaml --criterion tests --role ROLE --expires 14d -m WHY`",
+        "- **uat (advisory)** (pending)",
+        "  - `clearance evidence add docs/uat.md --plan ml/plan.yaml --criterion uat "
+        "--role product-owner`",
+    ]
+    html = commonmark(text)
+    assert "<li><strong>tests</strong> (failed)" in html
+    assert "<code>clearance approve" not in html and html.count("<code>clearance ") == 3
+
+
+def test_markdown_without_next_actions_has_no_next_steps() -> None:
+    assert "Next steps" not in render_markdown(MIXED, "credit-scoring", "2.4.0")
+
+
+def test_a_hostile_file_name_in_a_command_renders_only_as_code() -> None:
+    """A file name with tags and backticks stays inside its code span: no element opens."""
+    path = "eval/<script>alert(1)</script>`x``|<img src=x onerror=alert(1)>.json"
+    hostile = evaluation(
+        result("auc", Status.PENDING, "x", next=(NextAction("attach", "auc", path=path),))
+    )
+    html = commonmark(render_markdown(hostile, "s", "1"))
+    assert "<script" not in html and "<img" not in html
+    assert escapeHtml(path) in html
+
+
+@given(
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1)
+)
+def test_code_renders_exactly_its_text_whatever_it_holds(text: str) -> None:
+    """In a CommonMark list item, a code span shows the text verbatim (lines joined by
+    spaces): no backtick run closes it early and no space is stripped."""
+    expected = escapeHtml(" ".join(text.splitlines()))
+    assert commonmark(f"- {code(text)}") == f"<ul>\n<li><code>{expected}</code></li>\n</ul>\n"
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -172,8 +241,56 @@ def test_check_format_markdown_escapes_the_plan_and_file_names(
             return int(exit_.value.code or 0), out.getvalue().decode()
 
     assert run("init")[0] == 0
-    code, text = run("check", "plan.yaml", "--format", "markdown")
-    assert code == 1
+    assert run("env", "declare", "production")[0] == 0
+    status, text = run("check", "plan.yaml", "--format", "markdown")
+    assert status == 1
     assert "## credit-scoring &lt;img src=x onerror=alert(1)&gt;: **NO-GO**" in text
     assert "eval/&lt;script&gt;x\\|y&lt;/script&gt;.json is not attached yet" in text
-    assert "<script>" not in text and "<img" not in text
+    table, steps = text.split("### Next steps", 1)
+    assert "<script>" not in table and "<img" not in table
+    assert (
+        "- `clearance evidence add 'eval/<script>x|y</script>.json' --plan plan.yaml "
+        "--criterion auc`"
+    ) in steps
+    html = commonmark(text)
+    assert "<script" not in html and "<img" not in html
+
+
+def table_text(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:
+    from clearance.cli.gate import show_table
+    from clearance.cli.output import console
+
+    monkeypatch.setenv("COLUMNS", "300")
+    console.cache_clear()
+    try:
+        show_table(WITH_NEXT, "credit-scoring", "2.4.0")
+    finally:
+        console.cache_clear()
+    return capsys.readouterr().out
+
+
+def test_table_shows_the_next_commands_under_the_reason(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under each reason, one `next:` line per action, for the plan the command was given."""
+    from clearance.cli.gate import check
+
+    with click.Context(check) as ctx:
+        ctx.params["plan"] = "ml/plan.yaml"
+        text = table_text(monkeypatch, capsys)
+    lines = [line.strip(" │┃|") for line in text.splitlines()]
+    found = [line.split("next: ", 1)[1].rstrip(" │") for line in lines if "next: " in line]
+    assert found == [
+        "clearance evidence add reports/junit.xml --plan ml/plan.yaml --criterion tests",
+        "clearance waive ml/plan.yaml --criterion tests --role ROLE --expires 14d -m WHY",
+        "clearance evidence add docs/uat.md --plan ml/plan.yaml --criterion uat --role "
+        "product-owner",
+    ]
+
+
+def test_table_outside_a_command_names_the_plan_as_a_placeholder(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = table_text(monkeypatch, capsys)
+    assert "next: clearance approve" not in text
+    assert "next: clearance evidence add reports/junit.xml --plan PLAN --criterion tests" in text

@@ -11,26 +11,30 @@ import sqlalchemy as sa
 
 from clearance.core.checkpoint import Checkpoint
 from clearance.core.merkle import leaf_hash, root, verify_inclusion
-from clearance.services.gate import check
 from clearance.services.integrity import verify_workspace
 from clearance.services.log import latest, prove, verify_log
-from clearance.services.plans import load_plan, submit_plan
 from clearance.services.workspace import Workspace
-from clearance.settings import Settings
 from clearance.signing import SigningKey, b64
 from clearance.store.repository import event_leaf_hash
-from tests.builders import register_signers, signoff, write_plan_folder
+from tests.builders import (
+    check,
+    load,
+    open_workspace,
+    register_signers,
+    signoff,
+    submit,
+    write_plan_folder,
+)
 
 
 @pytest.fixture
 def ws(tmp_path: Path, database_url: str | None) -> Iterator[Workspace]:
-    workspace = Workspace(Settings(workspace=tmp_path / ".clearance", database_url=database_url))
-    workspace.create()
-    workspace.keys = register_signers(workspace)  # type: ignore[attr-defined]
-    loaded = load_plan(write_plan_folder(tmp_path / "p"), workspace.settings)
-    submit_plan(workspace, loaded, "alice@example.com", "First")
-    check(workspace, loaded, "ci")
-    signoff(workspace, loaded, "model-risk", "dana@example.com", "approve", "ok")
+    workspace = open_workspace(tmp_path / ".clearance", database_url)
+    register_signers(workspace)
+    local = load(workspace, write_plan_folder(tmp_path / "p"))
+    submit(workspace, local, "alice@example.com", "First")
+    check(workspace, local)
+    signoff(workspace, local, "model-risk", "dana@example.com", "approve", "ok")
     yield workspace
     workspace.close()
 

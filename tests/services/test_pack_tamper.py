@@ -15,15 +15,21 @@ import pytest
 from clearance.core.checkpoint import Checkpoint, checkpoint_message
 from clearance.core.digest import canonical_json
 from clearance.core.merkle import leaf_hash, root
-from clearance.exports.pack import export_pack, verify_pack
-from clearance.services.evidence import add_evidence
+from clearance.exports.pack import verify_pack
 from clearance.services.log import latest
-from clearance.services.plans import load_plan, submit_plan
-from clearance.services.releases import release
-from clearance.services.workspace import Workspace
-from clearance.settings import Settings
 from clearance.signing import SigningKey, b64
-from tests.builders import register_signers, signoff, write_plan_folder
+from tests.builders import (
+    attest,
+    check,
+    export,
+    load,
+    open_workspace,
+    register_signers,
+    release,
+    signoff,
+    submit,
+    write_plan_folder,
+)
 
 Files = dict[str, bytes]
 Exported = tuple[Files, Checkpoint, bytes]
@@ -33,18 +39,18 @@ Exported = tuple[Files, Checkpoint, bytes]
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     """The files of an exported pack, a checkpoint kept at release, the workspace's key."""
     root_dir = tmp_path_factory.mktemp("pack")
-    ws = Workspace(Settings(workspace=root_dir / ".clearance"))
-    ws.create()
-    ws.keys = register_signers(ws)  # type: ignore[attr-defined]
-    loaded = load_plan(write_plan_folder(root_dir / "p"), ws.settings)
-    submit_plan(ws, loaded, "alice@example.com", "First")
-    add_evidence(ws, loaded, "uat", loaded.resolve("docs/uat.md"), "carol", role="product-owner")
-    signoff(ws, loaded, "model-risk", "dana@example.com", "approve", "ok")
-    signoff(ws, loaded, "eng-manager", "erik@example.com", "approve", "ok")
-    release(ws, loaded, "ops")
+    ws = open_workspace(root_dir / ".clearance")
+    register_signers(ws)
+    local = load(ws, write_plan_folder(root_dir / "p"))
+    submit(ws, local, "alice@example.com", "First")
+    check(ws, local)
+    attest(ws, local, "uat", local.resolve("docs/uat.md"), "carol@example.com", "product-owner")
+    signoff(ws, local, "model-risk", "dana@example.com", "approve", "ok")
+    signoff(ws, local, "eng-manager", "erik@example.com", "approve", "ok")
+    release(ws, local)
     kept = latest(ws)
     pack = root_dir / "pack.zip"
-    export_pack(ws, loaded, pack, "auditor")
+    export(ws, local, pack)
     with zipfile.ZipFile(pack) as zf:
         files = {n: zf.read(n) for n in zf.namelist()}
     key = ws.signing_key.public_raw

@@ -178,6 +178,7 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in list(os.environ):
         if name.startswith("CLEARANCE_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("CLEARANCE_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -215,19 +216,15 @@ def test_approve_with_a_public_key_exits_2_and_with_the_private_key_signs(
     _, private, public = key_pair
     write_plan_folder(here)
     assert run("init")[0] == 0
-    assert run("plan", "submit", "plan.yaml", "-m", "first", "--as", "alice@example.com")[0] == 0
+    assert run("env", "declare", "production")[0] == 0
+    assert run("plan", "submit", "plan.yaml", "-m", "first")[0] == 0
     code, err = run(
-        "people", "add", "dana@example.com", "--role", "model-risk", "--key", str(public)
+        "people", "add", "dana@example.com", "--role", "model-risk", "--public-key", str(public)
     )
     assert code == 0, err
-    code, err = run(
-        "approve", "plan.yaml", "--role", "model-risk", "--as", "dana@example.com",
-        "--key", str(public),
-    )  # fmt: skip
+    assert run("check", "plan.yaml")[0] == 1
+    code, err = run("approve", "plan.yaml", "--role", "model-risk", "--key", str(public))
     assert code == 2, err
     assert "is a public key" in err and f"sign with {private}" in err
-    code, err = run(
-        "approve", "plan.yaml", "--role", "model-risk", "--as", "dana@example.com",
-        "--key", str(private),
-    )  # fmt: skip
+    code, err = run("--identity", str(private), "approve", "plan.yaml", "--role", "model-risk")
     assert code == 0, err
