@@ -8,6 +8,8 @@ write reports its receipt or the traceback it raised, so a lost race shows as a 
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import multiprocessing
 import threading
 from collections import Counter
@@ -29,24 +31,29 @@ from clearance.store import repository as repo
 from clearance.store.records import EventRecord
 from tests.builders import (
     ADMIN,
+    acting,
     check,
     load,
     open_workspace,
     plan_document,
     register_signers,
+    signoff_envelope,
     submit,
     write_plan_folder,
 )
 from tests.concurrency import writers
 from tests.concurrency.writers import ROLE, Outcome
 
-#: seconds any one writer, barrier or result may take before the test gives up
-TIMEOUT = 120.0
+#: each test saturates both cores by itself: under `-n auto --dist loadgroup`, run them in turn
+pytestmark = pytest.mark.xdist_group("concurrency")
 
-on_postgres = [
-    pytest.mark.postgres,
-    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
-]
+#: a guard against hangs, not a budget: seconds a barrier or a writer may take (loaded CI)
+TIMEOUT = 300.0
+
+#: only the PostgreSQL param of the conftest's `database_url` (marked postgres)
+on_postgres = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 on_sqlite = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
@@ -81,7 +88,7 @@ def signer_names(count: int) -> list[str]:
     return [f"signer-{i:03d}@example.com" for i in range(count)]
 
 
-def scene(root: Path, database_url: str | None, quorum: int) -> Scene:
+def build_scene(root: Path, database_url: str | None, quorum: int) -> Scene:
     """`quorum` people registered in ROLE; the plan submitted by ADMIN and checked, so its
     evidence is attached before anyone signs."""
     ws = open_workspace(root / ".clearance", database_url)
@@ -94,12 +101,22 @@ def scene(root: Path, database_url: str | None, quorum: int) -> Scene:
     return Scene(ws, plan_path, signers)
 
 
+SceneMaker = Callable[[int], Scene]
+#: builds a writer on the thread's own Workspace (before the barrier)
+WriterMaker = Callable[[Workspace], writers.Write]
+
+
 @pytest.fixture
-def close_after() -> Iterator[list[Workspace]]:
-    opened: list[Workspace] = []
-    yield opened
-    for ws in opened:
-        ws.close()
+def make_scene(tmp_path: Path, database_url: str | None) -> Iterator[SceneMaker]:
+    made: list[Scene] = []
+
+    def make(quorum: int) -> Scene:
+        made.append(build_scene(tmp_path, database_url, quorum))
+        return made[-1]
+
+    yield make
+    for scene in made:
+        scene.ws.close()
 
 
 def pem(key: Any) -> bytes:
@@ -118,13 +135,12 @@ def deal(items: list[Any], hands: int) -> list[list[Any]]:
 # -- running writers ------------------------------------------------------------------------
 
 
-def in_threads(
-    base: Workspace, makers: list[Callable[[Workspace], writers.Write]]
-) -> list[Outcome]:
-    """Run each writer in its own thread with its own Workspace, all released at once."""
+def in_threads(base: Workspace, makers: list[WriterMaker]) -> list[list[Outcome]]:
+    """Run each writer in its own thread with its own Workspace, all released at once;
+    the outcomes of each writer."""
     barrier = threading.Barrier(len(makers))
 
-    def run(make: Callable[[Workspace], writers.Write]) -> list[Outcome]:
+    def run(make: WriterMaker) -> list[Outcome]:
         ws = Workspace(base.settings)
         ws.keys = dict(base.keys)
         try:
@@ -141,10 +157,10 @@ def in_threads(
 
     with ThreadPoolExecutor(len(makers)) as pool:
         futures = [pool.submit(run, make) for make in makers]
-        return [outcome for f in futures for outcome in f.result(TIMEOUT)]
+        return [f.result(TIMEOUT) for f in futures]
 
 
-def in_processes(scene: Scene, processes: int) -> list[Outcome]:
+def in_processes(scene: Scene, processes: int, *, presigned: bool = False) -> list[list[Outcome]]:
     """Approve from `processes` fresh interpreters (spawn) sharing the signers, each with its
     own Workspace built from the settings and its signers' private keys."""
     ctx = multiprocessing.get_context("spawn")
@@ -159,6 +175,7 @@ def in_processes(scene: Scene, processes: int) -> list[Outcome]:
                 [(name, pem(scene.ws.keys[name])) for name in hand],
                 barrier,
                 results,
+                presigned,
             ),
         )
         for hand in deal(scene.signers, processes)
@@ -166,11 +183,10 @@ def in_processes(scene: Scene, processes: int) -> list[Outcome]:
     for proc in procs:
         proc.start()
     try:
-        try:
+        # A writer that failed to start breaks the barrier; the outcome it sent says why.
+        with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(TIMEOUT)
-        except threading.BrokenBarrierError:
-            pass  # a writer failed to start; the outcome it sent says why
-        outcomes = [outcome for _ in procs for outcome in results.get(timeout=TIMEOUT)]
+        outcomes = [results.get(timeout=TIMEOUT) for _ in procs]
         for proc in procs:
             proc.join(TIMEOUT)
         assert [proc.exitcode for proc in procs] == [0] * processes, "a writer process failed"
@@ -181,13 +197,32 @@ def in_processes(scene: Scene, processes: int) -> list[Outcome]:
     return outcomes
 
 
+def approvers(scene: Scene, threads: int, *, presigned: bool = False) -> list[WriterMaker]:
+    """`threads` writers sharing the scene's signers, each approving in turn."""
+    return [
+        lambda ws, hand=hand: writers.approvals(ws, scene.plan_path, hand, presigned=presigned)
+        for hand in deal(scene.signers, threads)
+    ]
+
+
 # -- what must hold afterwards --------------------------------------------------------------
 
 
-def assert_no_errors(outcomes: list[Outcome]) -> None:
+def landed(writers_outcomes: list[list[Outcome]]) -> list[Outcome]:
+    """Every write of every writer, after checking that none failed and that the writers
+    really wrote at the same time (the log indexes of two of them interleave)."""
+    outcomes = [o for group in writers_outcomes for o in group]
     failed = [o for o in outcomes if o.error is not None]
     detail = "\n".join(f"{o.kind} {o.who}:\n{o.error}" for o in failed[:3])
     assert not failed, f"{len(failed)} of {len(outcomes)} writes failed; first ones:\n{detail}"
+    spans = sorted(
+        (min(seqs), max(seqs))
+        for group in writers_outcomes
+        if (seqs := [o.seq for o in group if o.seq is not None])
+    )
+    overlaps = [b for a, b in itertools.pairwise(spans) if b[0] < a[1]]
+    assert overlaps, f"the writers wrote one after another, not at once: {spans}"
+    return outcomes
 
 
 def all_events(ws: Workspace) -> list[EventRecord]:
@@ -244,132 +279,117 @@ def assert_approved(scene: Scene, outcomes: list[Outcome], events: list[EventRec
 # -- PostgreSQL -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("threads", [10])
-@on_postgres[0]
-@on_postgres[1]
-def test_postgres_100_approvals_from_threads_all_count(
-    tmp_path: Path, database_url: str, threads: int, close_after: list[Workspace]
-) -> None:
-    """100 people approving at once from 10 threads: 100 rows, 100 events, one receipt
-    each, a log that verifies and a quorum of 100 of 100."""
-    s = scene(tmp_path, database_url, 100)
-    close_after.append(s.ws)
-    outcomes = in_threads(
-        s.ws,
-        [
-            lambda ws, hand=hand: writers.approvals(ws, s.plan_path, hand)
-            for hand in deal(s.signers, threads)
-        ],
-    )
-    assert_no_errors(outcomes)
+@on_postgres
+def test_postgres_100_approvals_from_threads_all_count(make_scene: SceneMaker) -> None:
+    """100 people's approvals written at once from 10 threads (statements signed before the
+    race, so only the writes contend): 100 rows, 100 events, one receipt each, a log that
+    verifies and a quorum of 100 of 100."""
+    s = make_scene(100)
+    outcomes = landed(in_threads(s.ws, approvers(s, 10, presigned=True)))
     assert len(outcomes) == 100
     assert_approved(s, outcomes, assert_log_holds(s.ws, outcomes))
 
 
-@pytest.mark.parametrize("processes", [5])
-@on_postgres[0]
-@on_postgres[1]
-def test_postgres_100_approvals_from_processes_all_count(
-    tmp_path: Path, database_url: str, processes: int, close_after: list[Workspace]
-) -> None:
-    """100 people approving at once from 5 processes, each with its own engine and keys:
-    nothing lost, nothing duplicated, quorum of 100 of 100."""
-    s = scene(tmp_path, database_url, 100)
-    close_after.append(s.ws)
-    outcomes = in_processes(s, processes)
-    assert_no_errors(outcomes)
+@on_postgres
+def test_postgres_100_approvals_from_processes_all_count(make_scene: SceneMaker) -> None:
+    """100 people's approvals written at once from 5 processes, each with its own engine and
+    keys (statements signed before the race): nothing lost, nothing duplicated, quorum of
+    100 of 100."""
+    s = make_scene(100)
+    outcomes = landed(in_processes(s, 5, presigned=True))
     assert len(outcomes) == 100
     assert_approved(s, outcomes, assert_log_holds(s.ws, outcomes))
 
 
-@on_postgres[0]
-@on_postgres[1]
+@on_postgres
 def test_postgres_people_evidence_and_approvals_at_once(
-    tmp_path: Path, database_url: str, close_after: list[Workspace]
+    make_scene: SceneMaker, tmp_path: Path
 ) -> None:
     """40 approvals, 40 people added by the administrator and 40 files attached to another
-    system's candidate (not yet submitted), all at once from 12 threads: every write lands
-    exactly once and the log verifies."""
-    s = scene(tmp_path, database_url, 40)
-    close_after.append(s.ws)
+    system's candidate (first submitted by whichever write wins), all at once from 12
+    threads: every write lands exactly once and the log verifies."""
+    s = make_scene(40)
     other = write_plan_folder(tmp_path / "other", document=quorum_plan(1, "fraud-detection"))
     files = []
     for i in range(40):
-        path = tmp_path / "other" / "docs" / f"uat-{i:02d}.md"
+        path = other.parent / "docs" / f"uat-{i:02d}.md"
         path.write_text(f"# User acceptance testing, session {i}\nAll tasks passed.\n")
         files.append(path)
     newcomers = [f"newcomer-{i:02d}@example.com" for i in range(40)]
 
-    makers: list[Callable[[Workspace], writers.Write]] = []
-    for hand in deal(s.signers, 4):
-        makers.append(lambda ws, hand=hand: writers.approvals(ws, s.plan_path, hand))
+    makers = approvers(s, 4)
     for hand in deal(newcomers, 4):
         makers.append(lambda ws, hand=hand: writers.people(ws, hand))
     for hand in deal(files, 4):
         makers.append(lambda ws, hand=hand: writers.evidence(ws, other, "uat", hand))
-    outcomes = in_threads(s.ws, makers)
+    outcomes = landed(in_threads(s.ws, makers))
 
-    assert_no_errors(outcomes)
     assert Counter(o.kind for o in outcomes) == {"approval": 40, "person": 40, "evidence": 40}
     events = assert_log_holds(s.ws, outcomes)
+    candidate = acting(s.ws, None).candidate(load(s.ws, other))
     with s.ws.engine.connect() as conn:
         people = {p.name: p for p in people_repo.all_people(conn)}
-        candidate = load(s.ws, other)
-        digest = writers_candidate(s.ws, candidate)
-        attached = repo.evidence_of(conn, digest)
-    assert set(newcomers) <= set(people)
-    assert len(people) == 1 + 40 + 40
+        attached = repo.evidence_of(conn, candidate)
+    assert sorted(people) == sorted([ADMIN, *s.signers, *newcomers])
     assert all(people[n].holds(ROLE) and len(people[n].keys) == 1 for n in newcomers)
     registered = [e.subject for e in events if e.type == "person.registered"]
-    assert sorted(registered) == sorted([ADMIN, *s.signers, *newcomers])
+    assert sorted(registered) == sorted(people)
     assert sorted((e.criterion_id, e.name) for e in attached) == [("uat", p.name) for p in files]
-    added = [f for e in events if e.type == "evidence.added" and e.subject == digest
-             for f in e.payload["files"]]  # fmt: skip
-    assert sorted(f["name"] for f in added) == [p.name for p in files]
-    submitted = [e for e in events if e.type == "system.registered"]
-    assert sorted(e.subject for e in submitted) == ["credit-scoring", "fraud-detection"]
+    added = [
+        f["name"]
+        for e in events
+        if e.type == "evidence.added" and e.subject == candidate
+        for f in e.payload["files"]
+    ]
+    assert sorted(added) == [p.name for p in files]
+    systems = [e.subject for e in events if e.type == "system.registered"]
+    assert sorted(systems) == ["credit-scoring", "fraud-detection"]
     assert_approved(s, [o for o in outcomes if o.kind == "approval"], events)
 
 
-def writers_candidate(ws: Workspace, local: Any) -> str:
-    from tests.builders import acting
+# -- both databases ------------------------------------------------------------------------
 
-    return acting(ws, None).candidate(local)
+
+def test_one_statement_sent_at_once_from_threads_is_recorded_once(
+    make_scene: SceneMaker,
+) -> None:
+    """One signed approval sent 3 times by each of 4 threads at once (a client retrying a
+    timed-out request): one approval row and one event; every other send gets that same
+    record back (or a Clearance error), never a driver error."""
+    s = make_scene(1)
+    envelope = signoff_envelope(s.ws, s.local(), ROLE, s.signers[0])
+    outcomes = [
+        o
+        for group in in_threads(s.ws, [lambda ws: writers.replay(ws, envelope, 3)] * 4)
+        for o in group
+    ]
+    refused = [o for o in outcomes if o.error is not None]
+    assert [o.error for o in refused if o.code is None] == [], "a raw exception escaped"
+    with s.ws.engine.connect() as conn:
+        rows = repo.signed_approvals(conn, "credit-scoring", "2.4.0")
+    approved = [e for e in all_events(s.ws) if e.type == "approval.approved"]
+    assert (len(rows), len(approved)) == (1, 1)
+    assert verify_log(s.ws).failures == []
 
 
 # -- SQLite ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("processes", [4])
 @on_sqlite
-def test_sqlite_60_approvals_from_processes_all_count(
-    tmp_path: Path, database_url: None, processes: int, close_after: list[Workspace]
-) -> None:
-    """60 people approving at once from 4 processes on the workspace's SQLite file: every
-    approval stored and logged once, the log verifies, quorum of 60 of 60."""
-    s = scene(tmp_path, database_url, 60)
-    close_after.append(s.ws)
-    outcomes = in_processes(s, processes)
-    assert_no_errors(outcomes)
+def test_sqlite_60_approvals_from_processes_all_count(make_scene: SceneMaker) -> None:
+    """60 people approving at once from 4 processes on the workspace's SQLite file, each
+    signing what it reads while the others write: every approval stored and logged once,
+    the log verifies, quorum of 60 of 60."""
+    s = make_scene(60)
+    outcomes = landed(in_processes(s, 4))
     assert len(outcomes) == 60
     assert_approved(s, outcomes, assert_log_holds(s.ws, outcomes))
 
 
-@pytest.mark.parametrize("threads", [8])
 @on_sqlite
-def test_sqlite_40_approvals_from_threads_all_count(
-    tmp_path: Path, database_url: None, threads: int, close_after: list[Workspace]
-) -> None:
+def test_sqlite_40_approvals_from_threads_all_count(make_scene: SceneMaker) -> None:
     """40 people approving at once from 8 threads on SQLite: all stored and logged once."""
-    s = scene(tmp_path, database_url, 40)
-    close_after.append(s.ws)
-    outcomes = in_threads(
-        s.ws,
-        [
-            lambda ws, hand=hand: writers.approvals(ws, s.plan_path, hand)
-            for hand in deal(s.signers, threads)
-        ],
-    )
-    assert_no_errors(outcomes)
+    s = make_scene(40)
+    outcomes = landed(in_threads(s.ws, approvers(s, 8)))
     assert len(outcomes) == 40
     assert_approved(s, outcomes, assert_log_holds(s.ws, outcomes))

@@ -12,29 +12,36 @@ from typing import Any
 
 #: the role the quorum asks for
 ROLE = "model-risk"
+#: seconds a process waits for the others to be ready (a guard against hangs)
+BARRIER_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """One write: who made it and its receipt (event index, checkpoint), or its error."""
+    """One write: who made it and its receipt (event index, checkpoint), or its error (the
+    traceback, and the Clearance error code; None for any other exception)."""
 
     kind: str
     who: str
     seq: int | None = None
     checkpoint: dict[str, Any] | None = None
     error: str | None = None
+    code: str | None = None
 
 
 def attempt(ws: Any, kind: str, who: str, write: Callable[[], object]) -> Outcome:
     """Run one write and read the receipt it left on `ws`."""
+    from clearance.errors import ClearanceError
+
     ws.last_receipt = None
     try:
         write()
-    except Exception:
-        return Outcome(kind, who, error=traceback.format_exc())
+    except Exception as exc:
+        code = exc.code if isinstance(exc, ClearanceError) else None
+        return Outcome(kind, who, error=traceback.format_exc(), code=code)
     receipt = ws.last_receipt
     if receipt is None:
-        return Outcome(kind, who, error="the write returned without a receipt")
+        return Outcome(kind, who, error="the write recorded nothing", code="no_receipt")
     return Outcome(kind, who, seq=receipt.seq, checkpoint=receipt.checkpoint.as_json())
 
 
@@ -57,6 +64,16 @@ def approvals(ws: Any, plan_path: Path, names: list[str], *, presigned: bool = F
 
     def run() -> list[Outcome]:
         return [attempt(ws, "approval", name, lambda name=name: write(name)) for name in names]
+
+    return run
+
+
+def replay(ws: Any, envelope: dict[str, Any], times: int) -> Write:
+    """The same signed approval statement sent `times` times (as a client retrying would)."""
+    from clearance.services.approvals import sign
+
+    def run() -> list[Outcome]:
+        return [attempt(ws, "replay", str(i), lambda: sign(ws, envelope)) for i in range(times)]
 
     return run
 
@@ -106,6 +123,7 @@ def sign_in_process(
     signers: list[tuple[str, bytes]],
     barrier: Any,
     results: Any,
+    presigned: bool = False,
 ) -> None:
     """Process entry point (spawn): open the workspace from `settings`, load each signer's
     private key (PEM), wait at `barrier`, approve, and put the outcomes on `results`."""
@@ -116,13 +134,13 @@ def sign_in_process(
         ws = Workspace(settings)
         ws.keys = {name: SigningKey.from_pem(pem, name) for name, pem in signers}
         _ = ws.engine, ws.blobs, ws.signing_key  # open everything before the race
-        run = approvals(ws, plan_path, [name for name, _ in signers])
+        run = approvals(ws, plan_path, [name for name, _ in signers], presigned=presigned)
     except BaseException:
         barrier.abort()  # the parent and the other writers stop waiting
         results.put([Outcome("setup", "process", error=traceback.format_exc())])
         return
     try:
-        barrier.wait()
+        barrier.wait(BARRIER_TIMEOUT)
         results.put(run())
     except BaseException:
         results.put([Outcome("run", "process", error=traceback.format_exc())])

@@ -410,3 +410,20 @@ def test_waiver_statement_altered_after_signing_is_refused(
     record(ws, envelope)
     with pytest.raises(ForbiddenError, match="no signature verifies"):
         record(ws, {**envelope, "payload": envelope["payload"][:-4] + "AAA="})
+
+
+def test_a_role_change_sent_twice_is_recorded_once(ws: Workspace) -> None:
+    """A client retrying a grant whose answer was lost gets the same state, not a second
+    grant on the log."""
+    grant = {"name": "mallory@example.com", "role": "eng-manager"}
+    envelope = acting(ws, ADMIN).admin_statement("role.grant", grant)
+    first, again = change_role(ws, envelope), change_role(ws, envelope)
+    assert first.roles == again.roles
+    with ws.engine.connect() as conn:
+        grants = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(t.events)
+            .where(t.events.c.type == "role.granted")
+            .where(t.events.c.subject == "mallory@example.com")
+        ).scalar()
+    assert grants == 1

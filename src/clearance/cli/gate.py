@@ -20,6 +20,7 @@ from clearance.cli.output import (
 )
 from clearance.exports.junit import render_junit
 from clearance.exports.markdown import render_markdown
+from clearance.exports.nextactions import as_command
 from clearance.exports.values import brief
 
 if TYPE_CHECKING:
@@ -69,9 +70,17 @@ def check(ctx: click.Context, plan: str, fmt: str, key_file: str | None) -> None
     sys.exit(0 if evaluation.decision == "GO" else 1)
 
 
-def show_table(evaluation: Evaluation, system: str, version: str) -> None:
+def show_table(
+    evaluation: Evaluation, system: str, version: str, plan_file: str | None = None
+) -> None:
+    """One row per criterion; under each reason, dim `next:` lines with the commands that move
+    it on, for `plan_file` (by default the PLAN argument of the running command)."""
     from rich.markup import escape
     from rich.table import Table
+
+    if plan_file is None:
+        running = click.get_current_context(silent=True)
+        plan_file = str(running.params.get("plan") or "PLAN") if running else "PLAN"
 
     table = Table(
         title=f"{system} {version} — candidate {short(evaluation.candidate)}", show_lines=True
@@ -89,7 +98,8 @@ def show_table(evaluation: Evaluation, system: str, version: str) -> None:
             f"[{style}]{r.status.value}[/]",
             escape(brief(r.observed)),
             escape(brief(r.expected)),
-            escape(r.reason),
+            escape(r.reason)
+            + "".join(f"\n[dim]next: {escape(as_command(a, plan_file))}[/]" for a in r.next),
         )
     out = console()
     out.print(table)

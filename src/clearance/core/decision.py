@@ -54,9 +54,13 @@ def standing_waiver(criterion_id: str, ctx: EvaluationContext) -> WaiverRecord |
 
 def apply_waiver(result: Result, ctx: EvaluationContext) -> Result:
     """A criterion that did not pass is `waived` while an authorised waiver stands; the
-    reason says who waived it, why, until when, and what the evaluation found."""
-    if result.status is Status.PASSED or result.id in ctx.unwaivable:
+    reason says who waived it, why, until when, and what the evaluation found. A waived
+    result keeps the actions that would make it pass; none that cannot be waived, or is
+    waived already, is offered a waiver."""
+    if result.status is Status.PASSED:
         return result
+    if result.id in ctx.unwaivable:
+        return _without_waiver_action(result)
     waiver = standing_waiver(result.id, ctx)
     if waiver is None:
         void = ctx.void_waivers.get(result.id, ())
@@ -67,4 +71,8 @@ def apply_waiver(result: Result, ctx: EvaluationContext) -> Result:
         f"waived by {waiver.person} ({waiver.role}) until {waiver.expires_at.date().isoformat()}: "
         f"{waiver.justification}; without the waiver: {result.status.value}, {result.reason}"
     )
-    return replace(result, status=Status.WAIVED, reason=reason)
+    return replace(_without_waiver_action(result), status=Status.WAIVED, reason=reason)
+
+
+def _without_waiver_action(result: Result) -> Result:
+    return replace(result, next=tuple(a for a in result.next if a.kind != "waive"))

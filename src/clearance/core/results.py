@@ -130,9 +130,67 @@ class EvaluationContext:
         return self.evidence.get(criterion_id, ())
 
 
+ActionKind = Literal[
+    "attach", "update_evidence", "rerun", "rehearse", "approve", "withdraw", "waive", "fix_plan"
+]
+
+#: the fields each kind of next action must carry, besides `kind` and `criterion`
+ACTION_FIELDS: Mapping[ActionKind, frozenset[str]] = {
+    "attach": frozenset(),  # path (None: any file), role (when it must be attested)
+    "update_evidence": frozenset({"path"}),
+    "rerun": frozenset({"path"}),
+    "rehearse": frozenset({"path"}),
+    "approve": frozenset({"role"}),
+    "withdraw": frozenset({"role", "person"}),
+    "waive": frozenset(),  # role: None when the policy decides who may waive
+    "fix_plan": frozenset({"field"}),
+}
+
+
+@dataclass(frozen=True)
+class NextAction:
+    """One thing a person can do to move a criterion on, as data: the CLI renders it as a
+    command and a page as a button, so the core never writes commands into reasons.
+
+    - `attach`: attach `path` (None: any file) as evidence; with `role`, attested in that role
+    - `update_evidence`: correct the attached `path` (unreadable, wrong content) and attach it again
+    - `rerun`: run what produced `path` again (tests, evaluation) and attach the new output
+    - `rehearse`: rehearse the rollback and attach the new record `path`
+    - `approve`: a person in `role` approves this candidate
+    - `withdraw`: `person` withdraws their rejection in `role`
+    - `waive`: a person the policy allows (`role`, when known) waives the criterion
+    - `fix_plan`: edit the plan at `field` (`release.change`, `criteria[id=env].acknowledge`)
+    """
+
+    kind: ActionKind
+    criterion: str
+    path: str | None = None
+    role: str | None = None
+    person: str | None = None
+    field: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ACTION_FIELDS:
+            raise ValueError(f"unknown next action kind {self.kind!r}")
+        missing = sorted(f for f in ACTION_FIELDS[self.kind] if not getattr(self, f))
+        if missing:
+            raise ValueError(f"a next action {self.kind!r} needs {' and '.join(missing)}")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "criterion": self.criterion,
+            "path": self.path,
+            "role": self.role,
+            "person": self.person,
+            "field": self.field,
+        }
+
+
 @dataclass(frozen=True)
 class Result:
-    """The verdict on one criterion, with what was seen, what was expected and from where."""
+    """The verdict on one criterion, with what was seen, what was expected and from where,
+    and what a person can do next when it did not pass."""
 
     id: str
     kind: str
@@ -142,6 +200,7 @@ class Result:
     expected: Any = None
     evidence: tuple[str, ...] = ()
     advisory: bool = False
+    next: tuple[NextAction, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -153,4 +212,5 @@ class Result:
             "expected": self.expected,
             "evidence": list(self.evidence),
             "advisory": self.advisory,
+            "next": [action.as_json() for action in self.next],
         }

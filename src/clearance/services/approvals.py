@@ -54,10 +54,9 @@ def _subject(uow: UnitOfWork, signed: Signed) -> tuple[CandidateRecord, LoadedPl
 
 def _current_evidence(uow: UnitOfWork, loaded: LoadedPlan, candidate: CandidateRecord) -> str:
     from clearance.services.evidence import evidence_set_digest
-    from clearance.services.verified import verified_records
+    from clearance.services.verified import verified_evidence
 
-    verified = verified_records(uow.conn, loaded, candidate, set(), uow.clock())
-    return evidence_set_digest(verified.evidence)
+    return evidence_set_digest(verified_evidence(uow.conn, candidate, loaded.plan.system.id))
 
 
 @retrying()
@@ -71,6 +70,11 @@ def sign(ws: Workspace, envelope: dict[str, Any]) -> Recorded:
     with ws.transaction() as uow:
         signed = verify_fresh(uow.conn, envelope, APPROVAL_V1, uow.clock())
         candidate, loaded = _subject(uow, signed)
+        again = repo.approval_signed_as(
+            uow.conn, candidate.system_id, candidate.version, signed.envelope
+        )
+        if again is not None:  # a retry of a sign-off already recorded: the same record
+            return Recorded(again.record, again.id, signed.envelope)
         pred, plan = signed.predicate, loaded.plan
         decision, role = pred.get("decision"), str(pred.get("role", ""))
         comment = str(pred.get("comment", ""))
@@ -156,6 +160,8 @@ def waive(ws: Workspace, envelope: dict[str, Any]) -> dict[str, Any]:
     with ws.transaction() as uow:
         signed = verify_fresh(uow.conn, envelope, WAIVER_V1, uow.clock())
         candidate, loaded = _subject(uow, signed)
+        if any(w.envelope == signed.envelope for w in repo.waivers_of(uow.conn, candidate.digest)):
+            return signed.envelope  # a retry of a waiver already recorded
         pred, plan = signed.predicate, loaded.plan
         criterion_id, role = str(pred.get("criterion", "")), str(pred.get("role", ""))
         justification = str(pred.get("justification", ""))

@@ -9,6 +9,7 @@ kept from earlier cannot be replayed later as a new act.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -66,10 +67,14 @@ class Signed:
 
 
 def signer_of(
-    conn: Connection, envelope: dict[str, Any], predicate_type: str
+    conn: Connection,
+    envelope: dict[str, Any],
+    predicate_type: str,
+    lookup: Callable[[str], Person | None] | None = None,
 ) -> tuple[Person, dict[str, Any], datetime, str]:
     """(person, statement, statement time, key id) of an envelope signed by a registered
-    person with a key valid at the statement's time; IntegrityError saying what fails."""
+    person with a key valid at the statement's time; IntegrityError saying what fails.
+    `lookup` finds the person a key id is registered to (a cache, when verifying many)."""
     from clearance.signing.statements import open_envelope
     from clearance.store import people as people_repo
     from clearance.store.records import from_time, to_time
@@ -77,9 +82,10 @@ def signer_of(
     hints = _key_hints(envelope)
     if not hints:
         raise IntegrityError("the statement names no signing key (DSSE keyid)")
+    find = lookup or (lambda key_id: people_repo.person_by_key(conn, key_id))
     person = None
     for hint in hints:
-        person = people_repo.person_by_key(conn, hint)
+        person = find(hint)
         if person is not None:
             break
     if person is None:

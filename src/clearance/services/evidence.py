@@ -207,12 +207,11 @@ def evidence_set(ws: Workspace, loaded: LoadedPlan, candidate: str) -> str:
     """The digest of a recorded candidate's evidence as the gate counts it now: what a
     sign-off must name to count."""
     from clearance.services.plans import recorded_candidate
-    from clearance.services.verified import verified_records
+    from clearance.services.verified import verified_evidence
 
     with ws.engine.connect() as conn:
         cand = recorded_candidate(conn, candidate, loaded.name)
-        verified = verified_records(conn, loaded, cand, set(), ws.clock())
-    return evidence_set_digest(verified.evidence)
+        return evidence_set_digest(verified_evidence(conn, cand, loaded.plan.system.id))
 
 
 # -- reading evidence back for the evaluators -----------------------------------------------

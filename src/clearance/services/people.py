@@ -174,6 +174,8 @@ def change_role(ws: Workspace, envelope: dict[str, Any]) -> Person:
         name = _name(given.get("name", ""))
         grant = parse_role(str(given.get("role", "")))
         person = _existing(uow.conn, name)
+        if repo.admin_statement_recorded(uow.conn, signed.envelope):
+            return person  # a retry of a change already recorded
         verb = action.removeprefix("role.")
         last = repo.administrators(uow.conn) == [person.name]
         if verb == "revoke" and grant == RoleGrant(ADMIN, None) and last:

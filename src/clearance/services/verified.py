@@ -52,6 +52,52 @@ class _Log:
         return (table, digest) in self.cache[subject]
 
 
+class _Keys:
+    """Who holds each key, and each person, read once per evaluation."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.by_key: dict[str, Person | None] = {}
+        self.by_name: dict[str, Person | None] = {}
+
+    def __call__(self, key_id: str) -> Person | None:
+        from clearance.store import people as people_repo
+
+        if key_id not in self.by_key:
+            self.by_key[key_id] = people_repo.person_by_key(self.conn, key_id)
+        return self.by_key[key_id]
+
+    def person(self, name: str) -> Person | None:
+        from clearance.store import people as people_repo
+
+        key = normalise_name(name)
+        if key not in self.by_name:
+            self.by_name[key] = people_repo.get_person(self.conn, key)
+        return self.by_name[key]
+
+
+def verified_evidence(
+    conn: Connection, candidate: CandidateRecord, system_id: str, out: Verified | None = None
+) -> list[EvidenceRecord]:
+    """The candidate's evidence that counts: rows on the log, attestations only where their
+    signed statement verifies and the signer holds the role now."""
+    from clearance.store import repository as repo
+
+    out = out if out is not None else Verified()
+    log, keys = _Log(conn), _Keys(conn)
+    for row in repo.evidence_of(conn, candidate.digest):
+        if not log.holds(candidate.digest, "evidence", row.row_digest):
+            out.ignored.append(f"evidence {row.name} (row {row.id}) is not on the log")
+            continue
+        if row.role is not None:
+            problem = _attestation_problem(conn, row, system_id, keys)
+            if problem is not None:
+                out.ignored.append(f"attestation of {row.name} by {row.added_by}: {problem}")
+                row = replace(row, role=None)
+        out.evidence.append(row)
+    return out.evidence
+
+
 def verified_records(
     conn: Connection,
     loaded: LoadedPlan,
@@ -64,29 +110,19 @@ def verified_records(
     plan = loaded.plan
     log = _Log(conn)
     out = Verified()
-    people: dict[str, Person | None] = {}
-
-    for row in repo.evidence_of(conn, candidate.digest):
-        if not log.holds(candidate.digest, "evidence", row.row_digest):
-            out.ignored.append(f"evidence {row.name} (row {row.id}) is not on the log")
-            continue
-        if row.role is not None:
-            problem = _attestation_problem(conn, row, plan.system.id, people)
-            if problem is not None:
-                out.ignored.append(f"attestation of {row.name} by {row.added_by}: {problem}")
-                row = replace(row, role=None)
-        out.evidence.append(row)
+    keys = _Keys(conn)
+    verified_evidence(conn, candidate, plan.system.id, out)
 
     for signed in repo.signed_approvals(conn, plan.system.id, plan.release.version):
         try:
-            record = _approval(conn, signed, plan.system.id, plan.release.version)
+            record = _approval(conn, signed, plan.system.id, plan.release.version, keys)
         except IntegrityError as exc:
             out.ignored.append(f"sign-off row {signed.id}: {exc.message}")
             continue
         if not log.holds(record.candidate, "approvals", signed.digest):
             out.ignored.append(f"sign-off row {signed.id} is not on the log")
             continue
-        signer = _person(conn, record.person, people)
+        signer = keys.person(record.person)
         if record.decision == "approve" and (
             signer is None or not signer.holds(record.role, plan.system.id)
         ):
@@ -98,10 +134,10 @@ def verified_records(
     max_waiver = parse_duration(policy.max_waiver if policy else DEFAULT_MAX_WAIVER)
     blocked = unwaivable(plan, loaded.policy_ids)
     rows = repo.waivers_of(conn, candidate.digest)
-    revoked = _revoked(conn, rows, log, candidate.digest)
+    revoked = _revoked(conn, rows, log, candidate.digest, keys)
     for w in rows:
-        note = _waiver_note(conn, w, candidate.digest, log, revoked)
-        signer = _person(conn, w.person, people) if note is None else None
+        note = _waiver_note(conn, w, candidate.digest, log, revoked, keys)
+        signer = keys.person(w.person) if note is None else None
         if note is None:
             criterion = next((c for c in plan.criteria if c.id == w.criterion_id), None)
             kind = criterion.kind if criterion else ""
@@ -136,17 +172,8 @@ def verified_records(
     return out
 
 
-def _person(conn: Connection, name: str, cache: dict[str, Person | None]) -> Person | None:
-    from clearance.store import people as people_repo
-
-    key = normalise_name(name)
-    if key not in cache:
-        cache[key] = people_repo.get_person(conn, key)
-    return cache[key]
-
-
 def _attestation_problem(
-    conn: Connection, row: EvidenceRecord, system_id: str, people: dict[str, Person | None]
+    conn: Connection, row: EvidenceRecord, system_id: str, keys: _Keys
 ) -> str | None:
     from clearance.services.auth import signer_of
     from clearance.signing.statements import EVIDENCE_ATTESTATION_V1
@@ -154,7 +181,7 @@ def _attestation_problem(
     if row.envelope is None:
         return "no signed statement"
     try:
-        person, stmt, _, _ = signer_of(conn, row.envelope, EVIDENCE_ATTESTATION_V1)
+        person, stmt, _, _ = signer_of(conn, row.envelope, EVIDENCE_ATTESTATION_V1, keys)
     except IntegrityError as exc:
         return exc.message
     pred = stmt["predicate"]
@@ -169,14 +196,16 @@ def _attestation_problem(
     return None
 
 
-def _approval(conn: Connection, signed: Any, system_id: str, version: str) -> ApprovalRecord:
+def _approval(
+    conn: Connection, signed: Any, system_id: str, version: str, keys: _Keys
+) -> ApprovalRecord:
     """The approval as its signed statement says it (the row's own columns are not trusted)."""
     from clearance.services.auth import signer_of
     from clearance.signing.statements import APPROVAL_V1
 
     if signed.envelope is None:
         raise IntegrityError("has no signed statement")
-    person, stmt, at, _ = signer_of(conn, signed.envelope, APPROVAL_V1)
+    person, stmt, at, _ = signer_of(conn, signed.envelope, APPROVAL_V1, keys)
     pred = stmt["predicate"]
     subject = "sha256:" + stmt["subject"][0]["digest"]["sha256"]
     if subject != signed.record.candidate:
@@ -198,7 +227,12 @@ def _approval(conn: Connection, signed: Any, system_id: str, version: str) -> Ap
 
 
 def _waiver_note(
-    conn: Connection, w: WaiverRow, candidate: str, log: _Log, revoked: dict[int, str]
+    conn: Connection,
+    w: WaiverRow,
+    candidate: str,
+    log: _Log,
+    revoked: dict[int, str],
+    keys: _Keys,
 ) -> str | None:
     from clearance.services.auth import signer_of
     from clearance.signing.statements import WAIVER_V1
@@ -207,7 +241,7 @@ def _waiver_note(
     if not log.holds(candidate, "waivers", w.digest):
         return "its row is not on the log"
     try:
-        person, stmt, at, _ = signer_of(conn, w.envelope, WAIVER_V1)
+        person, stmt, at, _ = signer_of(conn, w.envelope, WAIVER_V1, keys)
     except IntegrityError as exc:
         return exc.message
     pred = stmt["predicate"]
@@ -231,7 +265,9 @@ def _waiver_note(
     return None
 
 
-def _revoked(conn: Connection, rows: list[WaiverRow], log: _Log, candidate: str) -> dict[int, str]:
+def _revoked(
+    conn: Connection, rows: list[WaiverRow], log: _Log, candidate: str, keys: _Keys
+) -> dict[int, str]:
     """Waiver id -> who revoked it, for revocations whose statements verify and are logged."""
     from clearance.services.auth import signer_of
     from clearance.signing.statements import WAIVER_REVOCATION_V1, envelope_digest
@@ -243,7 +279,7 @@ def _revoked(conn: Connection, rows: list[WaiverRow], log: _Log, candidate: str)
         if not log.holds(candidate, "waiver_revocations", r.digest):
             continue
         try:
-            person, stmt, _, _ = signer_of(conn, r.envelope, WAIVER_REVOCATION_V1)
+            person, stmt, _, _ = signer_of(conn, r.envelope, WAIVER_REVOCATION_V1, keys)
         except IntegrityError:
             continue
         if by_digest.get(str(stmt["predicate"].get("waiver"))) == r.waiver_id:

@@ -232,6 +232,14 @@ def admin_statements(conn: Connection) -> list[AdminStatement]:
     ]
 
 
+def admin_statement_recorded(conn: Connection, envelope: dict[str, Any]) -> bool:
+    """Whether exactly this signed statement was recorded already."""
+    found = conn.execute(
+        sa.select(t.admin_statements.c.id).where(t.admin_statements.c.envelope == _dumps(envelope))
+    ).first()
+    return found is not None
+
+
 def insert_target(uow: UnitOfWork, name: str, description: str, by: str, at: datetime) -> Inserted:
     return uow.insert(
         t.targets,

@@ -248,6 +248,17 @@ def signed_approvals(conn: Connection, system_id: str, version: str) -> list[Sig
     ]
 
 
+def approval_signed_as(
+    conn: Connection, system_id: str, version: str, envelope: dict[str, Any]
+) -> SignedApproval | None:
+    """The approval already recorded from exactly this signed statement, if any."""
+    text = _dumps(envelope)
+    for signed in signed_approvals(conn, system_id, version):
+        if signed.envelope is not None and _dumps(signed.envelope) == text:
+            return signed
+    return None
+
+
 def approvals_of(conn: Connection, system_id: str, version: str) -> list[ApprovalRecord]:
     return [a.record for a in signed_approvals(conn, system_id, version)]
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from clearance.core.results import EvidenceItem, Result, Status
+from clearance.core.results import EvidenceItem, NextAction, Result, Status
 
 
 class CriterionLike(Protocol):
@@ -31,9 +31,15 @@ def make_result(
     observed: Any = None,
     expected: Any = None,
     used: Iterable[EvidenceItem] = (),
+    actions: Iterable[NextAction] = (),
 ) -> Result:
-    """A result for `criterion`, citing the digests of the evidence items actually used."""
+    """A result for `criterion`, citing the digests of the evidence items actually used, with
+    the next actions in the order given (once each). An advisory criterion never blocks, so
+    it is not offered a waiver."""
     digests = tuple(dict.fromkeys(item.digest for item in used))
+    offered = tuple(
+        a for a in dict.fromkeys(actions) if not (criterion.advisory and a.kind == "waive")
+    )
     return Result(
         id=criterion.id,
         kind=criterion.kind,
@@ -43,19 +49,35 @@ def make_result(
         expected=expected,
         evidence=digests,
         advisory=criterion.advisory,
+        next=offered,
     )
 
 
-def attach_command(criterion_id: str, file: str = "FILE") -> str:
-    return f"`clearance evidence add {file} --plan PLAN --criterion {criterion_id}`"
+def attach(criterion_id: str, path: str | None = None, role: str | None = None) -> NextAction:
+    """Attach `path` (None: any file) to the criterion, attested in `role` when given."""
+    return NextAction("attach", criterion_id, path=path, role=role)
 
 
-def unreadable(item: EvidenceItem, criterion_id: str) -> str:
+def update(criterion_id: str, path: str) -> NextAction:
+    """Correct the attached file `path` and attach it again."""
+    return NextAction("update_evidence", criterion_id, path=path)
+
+
+def fix_plan(criterion_id: str, field: str) -> NextAction:
+    """Edit the plan at `field`."""
+    return NextAction("fix_plan", criterion_id, field=field)
+
+
+def criterion_field(criterion_id: str, setting: str) -> str:
+    """Where a criterion's own setting is written in the plan, by id (a policy's criteria
+    come first in the merged plan, so an index would not match the plan file):
+    `criteria[id=env].acknowledge`."""
+    return f"criteria[id={criterion_id}].{setting}"
+
+
+def unreadable(item: EvidenceItem) -> str:
     """The reason for an item the service layer could not parse."""
-    return (
-        f"{item.name} could not be read: {item.problem}; fix the file and attach it again "
-        f"with {attach_command(criterion_id, item.name)}"
-    )
+    return f"{item.name} could not be read: {item.problem}; fix the file and attach it again"
 
 
 def _normalise(name: str) -> tuple[str, ...]:

@@ -19,7 +19,13 @@ from clearance.core.criteria import ApprovalCriterion
 from clearance.core.durations import parse_duration
 from clearance.core.evaluators import evaluator
 from clearance.core.evaluators._common import as_utc, listing, make_result
-from clearance.core.results import ApprovalRecord, EvaluationContext, Result, Status
+from clearance.core.results import (
+    ApprovalRecord,
+    EvaluationContext,
+    NextAction,
+    Result,
+    Status,
+)
 from clearance.core.signoffs import is_author, person_key
 
 
@@ -129,10 +135,16 @@ def evaluate_approval(criterion: ApprovalCriterion, ctx: EvaluationContext) -> R
             for s in rejections
         )
         reason = (
-            f"{said}; the release waits until each rejection is withdrawn (`clearance "
-            "withdraw`) or a new candidate addresses it"
+            f"{said}; the release waits until each rejection is withdrawn by the person who "
+            "made it, or a new candidate addresses it"
         )
-        return make_result(criterion, Status.FAILED, reason, observed, expected)
+        withdrawals = [
+            NextAction("withdraw", criterion.id, role=s.role, person=s.record.person)
+            for s in rejections
+        ]
+        return make_result(
+            criterion, Status.FAILED, reason, observed, expected, actions=withdrawals
+        )
     summary = ", ".join(
         f"{role}: {len(people)} of {quorum[role]}"
         + (f" ({', '.join(observed[role])})" if people else "")
@@ -146,7 +158,8 @@ def evaluate_approval(criterion: ApprovalCriterion, ctx: EvaluationContext) -> R
             + f"; ask a person in {'role' if len(short) == 1 else 'roles'} "
             f"{listing(short)} to approve this candidate"
         )
-        return make_result(criterion, Status.PENDING, reason, observed, expected)
+        approvals = [NextAction("approve", criterion.id, role=role) for role in short]
+        return make_result(criterion, Status.PENDING, reason, observed, expected, actions=approvals)
     reason = f"every role has its quorum on this candidate: {summary}"
     if notes:
         reason += "; " + "; ".join(notes)

@@ -15,10 +15,12 @@ from typing import Any
 from clearance.core.criteria import ChangeCriterion
 from clearance.core.evaluators import evaluator
 from clearance.core.evaluators._common import (
-    attach_command,
+    attach,
     find_named,
+    fix_plan,
     make_result,
     unreadable,
+    update,
 )
 from clearance.core.plan import ChangeRef
 from clearance.core.results import EvaluationContext, EvidenceItem, Result, Status
@@ -74,7 +76,8 @@ def evaluate_change(criterion: ChangeCriterion, ctx: EvaluationContext) -> Resul
             "the plan has no release.change; add the change ticket reference, e.g. "
             "release.change: {system: servicenow, id: CHG0042}"
         )
-        return make_result(criterion, Status.FAILED, reason, None, expected)
+        actions = [fix_plan(criterion.id, "release.change")]
+        return make_result(criterion, Status.FAILED, reason, None, expected, actions=actions)
     expected["id"] = change.id
     if criterion.mode == "record":
         reason = (
@@ -95,13 +98,16 @@ def evaluate_change(criterion: ChangeCriterion, ctx: EvaluationContext) -> Resul
             f"{item.name} is the export of {ticket_id}, but the plan names {change.id}; "
             f"attach the export of {change.id}, or correct release.change.id"
         )
-        return make_result(criterion, Status.FAILED, reason, observed, expected, [item])
+        path = criterion.evidence or item.name
+        actions = [update(criterion.id, path), fix_plan(criterion.id, "release.change.id")]
+        return make_result(criterion, Status.FAILED, reason, observed, expected, [item], actions)
     if state.casefold() not in {s.casefold() for s in states}:
         reason = (
             f'{change.id} is in state "{state}"; the release waits for '
             f"{' or '.join(states)} (attach a fresh export of the ticket once it moves on)"
         )
-        return make_result(criterion, Status.PENDING, reason, observed, expected, [item])
+        actions = [attach(criterion.id, criterion.evidence or item.name)]
+        return make_result(criterion, Status.PENDING, reason, observed, expected, [item], actions)
     reason = f'{change.id} ({change.system}) is in state "{state}", per {item.name}'
     return make_result(criterion, Status.PASSED, reason, observed, expected, [item])
 
@@ -116,23 +122,21 @@ def _export(
     if criterion.evidence:
         item = find_named(items, criterion.evidence)
         candidates = [] if item is None else [item]
-        wanted = criterion.evidence
     else:
         candidates = list(reversed(items))
-        wanted = "FILE"
     if not candidates:
         reason = (
             f"the export of {change.id} is not attached yet; export the ticket from "
-            f"{change.system} as JSON or YAML and attach it with "
-            f"{attach_command(criterion.id, wanted)}"
+            f"{change.system} as JSON or YAML and attach it to this criterion"
         )
-        return make_result(criterion, Status.PENDING, reason, None, expected)
+        actions = [attach(criterion.id, criterion.evidence)]
+        return make_result(criterion, Status.PENDING, reason, None, expected, actions=actions)
 
     read: list[tuple[EvidenceItem, str, str]] = []
     errors: list[tuple[EvidenceItem, str]] = []
     for item in candidates:
         if item.problem is not None:
-            errors.append((item, unreadable(item, criterion.id)))
+            errors.append((item, unreadable(item)))
             continue
         try:
             ticket_id, state = read_ticket(item.content)
@@ -148,4 +152,6 @@ def _export(
     if read:
         return read[0]
     reason = "; ".join(e for _, e in errors)
-    return make_result(criterion, Status.ERROR, reason, None, expected, [i for i, _ in errors])
+    broken = [i for i, _ in errors]
+    actions = [update(criterion.id, criterion.evidence or i.name) for i in broken]
+    return make_result(criterion, Status.ERROR, reason, None, expected, broken, actions)

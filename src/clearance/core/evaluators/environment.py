@@ -11,14 +11,17 @@ from typing import Any
 from clearance.core.criteria import EnvironmentCriterion
 from clearance.core.evaluators import evaluator
 from clearance.core.evaluators._common import (
-    attach_command,
+    attach,
+    criterion_field,
     find_named,
+    fix_plan,
     jsonable,
     listing,
     make_result,
     unreadable,
+    update,
 )
-from clearance.core.results import EvaluationContext, EvidenceItem, Result, Status
+from clearance.core.results import EvaluationContext, EvidenceItem, NextAction, Result, Status
 
 ABSENT: Any = object()
 
@@ -27,6 +30,8 @@ ABSENT: Any = object()
 class _Manifest:
     values: dict[str, Any]
     item: EvidenceItem | None
+    #: how to change it: correct the attached file, or edit the plan where it is written inline
+    fix: NextAction
 
 
 def flatten(manifest: Mapping[Any, Any], prefix: str = "") -> dict[str, Any]:
@@ -100,7 +105,7 @@ def evaluate_environment(criterion: EnvironmentCriterion, ctx: EvaluationContext
             + f"; align {target} with {source} (recording each key in both manifests), or "
             "validate the release in an environment that matches"
         )
-        return make_result(criterion, Status.FAILED, reason, differences, expected, used)
+        return make_result(criterion, Status.FAILED, reason, differences, expected, used, [tgt.fix])
     if unacknowledged:
         first = unacknowledged[0].split(":", 1)[0]
         reason = (
@@ -111,7 +116,8 @@ def evaluate_environment(criterion: EnvironmentCriterion, ctx: EvaluationContext
             + f"; say how each is accounted for under the criterion's acknowledge, e.g. "
             f"`acknowledge: {{{first}: <note>}}` (a key prefix covers every key below it)"
         )
-        return make_result(criterion, Status.PENDING, reason, differences, expected, used)
+        actions = [fix_plan(criterion.id, criterion_field(criterion.id, "acknowledge"))]
+        return make_result(criterion, Status.PENDING, reason, differences, expected, used, actions)
     acknowledged = [d["key"] for d in differences]
     reason = f"{source} and {target} match on {', '.join(criterion.must_match) or 'every key'}"
     if acknowledged:
@@ -146,30 +152,32 @@ def _manifest(
             f'environment "{name}" is not declared under environments; declare it with its '
             "manifest (inline under manifest: or as a file under file:)"
         )
-        return make_result(criterion, Status.PENDING, reason, None, expected)
+        actions = [fix_plan(criterion.id, f"environments.{name}")]
+        return make_result(criterion, Status.PENDING, reason, None, expected, actions=actions)
     if env.manifest is not None:
-        return _Manifest(flatten(env.manifest), None)
+        inline = fix_plan(criterion.id, f"environments.{name}.manifest")
+        return _Manifest(flatten(env.manifest), None, inline)
     if env.file is None:
         reason = (
             f"environment {name} has no manifest; write it under environments.{name}.manifest "
             f"or name a manifest file under environments.{name}.file"
         )
-        return make_result(criterion, Status.PENDING, reason, None, expected)
+        actions = [fix_plan(criterion.id, f"environments.{name}.manifest")]
+        return make_result(criterion, Status.PENDING, reason, None, expected, actions=actions)
     item = find_named(ctx.evidence_for(criterion.id), env.file)
     if item is None:
         reason = (
-            f"{env.file} (the manifest of {name}) is not attached yet; attach it with "
-            f"{attach_command(criterion.id, env.file)}"
+            f"{env.file} (the manifest of {name}) is not attached yet; attach it to this criterion"
         )
-        return make_result(criterion, Status.PENDING, reason, None, expected)
+        actions = [attach(criterion.id, env.file)]
+        return make_result(criterion, Status.PENDING, reason, None, expected, actions=actions)
+    fix = update(criterion.id, env.file)
     if item.problem is not None:
-        return make_result(
-            criterion, Status.ERROR, unreadable(item, criterion.id), None, expected, [item]
-        )
+        return make_result(criterion, Status.ERROR, unreadable(item), None, expected, [item], [fix])
     if not isinstance(item.content, Mapping):
         reason = (
             f"{item.name} (the manifest of {name}) is not a mapping of keys to values; write "
             "the manifest as a JSON or YAML mapping (e.g. runtime: {python: '3.11'})"
         )
-        return make_result(criterion, Status.ERROR, reason, None, expected, [item])
-    return _Manifest(flatten(item.content), item)
+        return make_result(criterion, Status.ERROR, reason, None, expected, [item], [fix])
+    return _Manifest(flatten(item.content), item, fix)

@@ -17,8 +17,10 @@ from clearance.core.criteria import MetricCriterion
 from clearance.core.evaluators import evaluator
 from clearance.core.evaluators._common import (
     PathFound,
-    attach_command,
+    attach,
+    criterion_field,
     find_named,
+    fix_plan,
     fmt_number,
     fmt_pair,
     lookup,
@@ -26,8 +28,9 @@ from clearance.core.evaluators._common import (
     plain_number,
     to_number,
     unreadable,
+    update,
 )
-from clearance.core.results import EvaluationContext, EvidenceItem, Result, Status
+from clearance.core.results import EvaluationContext, EvidenceItem, NextAction, Result, Status
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -45,7 +48,7 @@ def evaluate_metric(criterion: MetricCriterion, ctx: EvaluationContext) -> Resul
     read = _read_metric(criterion, ctx)
     if isinstance(read, Result):
         return read
-    value, item = read
+    value, item, path = read
     failures: list[str] = []
     pending: list[str] = []
     notes: list[str] = []
@@ -71,7 +74,14 @@ def evaluate_metric(criterion: MetricCriterion, ctx: EvaluationContext) -> Resul
 
     status = Status.FAILED if failures else Status.PENDING if pending else Status.PASSED
     reason = "; ".join(failures + pending) if failures or pending else "; ".join(notes)
-    return make_result(criterion, status, reason, observed, _expected(criterion), [item])
+    actions: list[NextAction] = []
+    if failures:
+        actions.append(NextAction("rerun", criterion.id, path=path))
+    if pending:
+        actions.append(fix_plan(criterion.id, criterion_field(criterion.id, "baseline")))
+    if failures or pending:
+        actions.append(NextAction("waive", criterion.id))
+    return make_result(criterion, status, reason, observed, _expected(criterion), [item], actions)
 
 
 def _expected(criterion: MetricCriterion) -> Any:
@@ -130,8 +140,9 @@ def _compare_to_release(
 
 def _read_metric(
     criterion: MetricCriterion, ctx: EvaluationContext
-) -> tuple[float, EvidenceItem] | Result:
-    """The metric's value and the item it came from, or the PENDING/ERROR result."""
+) -> tuple[float, EvidenceItem, str] | Result:
+    """The metric's value, the item it came from and that item's path as the plan names it,
+    or the PENDING/ERROR result."""
     items = ctx.evidence_for(criterion.id)
     named = criterion.named_files(ctx.plan)
     expected = _expected(criterion)
@@ -139,24 +150,27 @@ def _read_metric(
         path = named[0].path
         item = find_named(items, path)
         if item is None:
-            reason = (
-                f"{path} is not attached yet: attach it with {attach_command(criterion.id, path)}"
-            )
-            return make_result(criterion, Status.PENDING, reason, None, expected)
+            reason = f"{path} is not attached yet: attach it to this criterion"
+            actions = [attach(criterion.id, path)]
+            return make_result(criterion, Status.PENDING, reason, None, expected, actions=actions)
         candidates: Sequence[EvidenceItem] = [item]
     else:
         candidates = list(reversed(items))
         if not candidates:
             reason = (
                 "no metrics file attached; name it in the plan (evidence: eval/metrics.json) "
-                f"or attach one with {attach_command(criterion.id)}"
+                "or attach one to this criterion"
             )
-            return make_result(criterion, Status.PENDING, reason, None, expected)
+            actions = [attach(criterion.id)]
+            return make_result(criterion, Status.PENDING, reason, None, expected, actions=actions)
+
+    def where(item: EvidenceItem) -> str:
+        return named[0].path if named else item.name
 
     problems: list[tuple[EvidenceItem, str]] = []
     for item in candidates:
         if item.problem is not None:
-            problems.append((item, unreadable(item, criterion.id)))
+            problems.append((item, unreadable(item)))
             continue
         found = _resolve(item.content, criterion.metric)
         if isinstance(found, str):
@@ -168,8 +182,9 @@ def _read_metric(
                 f'"{criterion.metric}" in {item.name} is {_show(found.value)}, not a number; '
                 "write the metric as a number"
             )
-            return make_result(criterion, Status.ERROR, reason, None, expected, [item])
-        return number, item
+            fix = [update(criterion.id, where(item))]
+            return make_result(criterion, Status.ERROR, reason, None, expected, [item], fix)
+        return number, item, where(item)
 
     if len(problems) == 1:
         item, reason = problems[0]
@@ -177,10 +192,12 @@ def _read_metric(
         reason = f'no attached file holds "{criterion.metric}": ' + "; ".join(
             r for _, r in problems
         )
-    if not any(item.problem for item, _ in problems):
-        reason += "; correct the metric path in the plan or attach the right file"
     used = [item for item, _ in problems]
-    return make_result(criterion, Status.ERROR, reason, None, expected, used)
+    fixes = [update(criterion.id, where(item)) for item in used]
+    if not any(item.problem for item in used):
+        reason += "; correct the metric path in the plan or attach the right file"
+        fixes.insert(0, fix_plan(criterion.id, criterion_field(criterion.id, "metric")))
+    return make_result(criterion, Status.ERROR, reason, None, expected, used, fixes)
 
 
 def _show(value: Any) -> str:

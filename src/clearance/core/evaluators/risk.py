@@ -17,11 +17,12 @@ from typing import Any
 from clearance.core.criteria import RiskCriterion
 from clearance.core.evaluators import evaluator
 from clearance.core.evaluators._common import (
-    attach_command,
+    attach,
     find_named,
     listing,
     make_result,
     unreadable,
+    update,
 )
 from clearance.core.results import EvaluationContext, Result, Status
 
@@ -53,16 +54,19 @@ def evaluate_risk(criterion: RiskCriterion, ctx: EvaluationContext) -> Result:
     path = criterion.register_file
     item = find_named(ctx.evidence_for(criterion.id), path)
     if item is None:
-        reason = f"{path} is not attached yet; attach it with {attach_command(criterion.id, path)}"
-        return make_result(criterion, Status.PENDING, reason, None, expected)
+        reason = f"{path} is not attached yet; attach it to this criterion"
+        actions = [attach(criterion.id, path)]
+        return make_result(criterion, Status.PENDING, reason, None, expected, actions=actions)
+    # every other verdict asks for a change to the register itself
+    fix = [update(criterion.id, path)]
     if item.problem is not None:
-        reason = unreadable(item, criterion.id)
-        return make_result(criterion, Status.ERROR, reason, None, expected, [item])
+        reason = unreadable(item)
+        return make_result(criterion, Status.ERROR, reason, None, expected, [item], fix)
     try:
         register = read_register(item.content)
     except RegisterError as exc:
         reason = f"{item.name} is not a risk register this criterion can read: {exc}"
-        return make_result(criterion, Status.ERROR, reason, None, expected, [item])
+        return make_result(criterion, Status.ERROR, reason, None, expected, [item], fix)
 
     relevant = [r for r in register if r.categories & set(wanted)]
     unmitigated = [r.id for r in relevant if not r.mitigations]
@@ -92,7 +96,7 @@ def evaluate_risk(criterion: RiskCriterion, ctx: EvaluationContext) -> Result:
             "their mitigations (a register that finds none should say so as a risk entry "
             "with the assessment as its verified mitigation)"
         )
-        return make_result(criterion, Status.FAILED, reason, observed, expected, used)
+        return make_result(criterion, Status.FAILED, reason, observed, expected, used, fix)
     if unmitigated:
         reason = (
             f"{listing(unmitigated)} in {item.name} "
@@ -102,7 +106,7 @@ def evaluate_risk(criterion: RiskCriterion, ctx: EvaluationContext) -> Result:
         pending = unverified + no_evidence
         if pending:
             reason += f"; also {len(pending)} mitigation(s) not yet verified with evidence"
-        return make_result(criterion, Status.FAILED, reason, observed, expected, used)
+        return make_result(criterion, Status.FAILED, reason, observed, expected, used, fix)
     pending = unverified + no_evidence
     if pending:
         more = len(pending) - SHOWN_PROBLEMS
@@ -111,7 +115,7 @@ def evaluate_risk(criterion: RiskCriterion, ctx: EvaluationContext) -> Result:
             + (f"; and {more} more" if more > 0 else "")
             + f"; mark each mitigation status: verified with evidence: <reference> in {item.name}"
         )
-        return make_result(criterion, Status.PENDING, reason, observed, expected, used)
+        return make_result(criterion, Status.PENDING, reason, observed, expected, used, fix)
     count = sum(len(r.mitigations) for r in relevant)
     reason = (
         f"all {len(relevant)} {kinds} risks in {item.name} have verified mitigations with "

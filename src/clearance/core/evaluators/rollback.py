@@ -17,15 +17,17 @@ from clearance.core.durations import parse_duration
 from clearance.core.evaluators import evaluator
 from clearance.core.evaluators._common import (
     as_utc,
-    attach_command,
+    attach,
     find_named,
+    fix_plan,
     fmt_age,
     make_result,
     parse_moment,
     unreadable,
+    update,
 )
 from clearance.core.plan import Rollback
-from clearance.core.results import EvaluationContext, EvidenceItem, Result, Status
+from clearance.core.results import EvaluationContext, EvidenceItem, NextAction, Result, Status
 
 GOOD_OUTCOMES = ("success", "passed", "ok")
 DATE_FIELDS = ("date", "rehearsed_at")
@@ -44,11 +46,13 @@ def evaluate_rollback(criterion: RollbackCriterion, ctx: EvaluationContext) -> R
             "the plan has no rollback section; add e.g. "
             "rollback: {to: previous, procedure: docs/rollback.md}"
         )
-        return make_result(criterion, Status.FAILED, reason, None, expected)
+        fix = [fix_plan(criterion.id, "rollback")]
+        return make_result(criterion, Status.FAILED, reason, None, expected, actions=fix)
 
     to = rollback.to.strip()
     released = ctx.released
     observed: dict[str, Any] = {"to": to, "version": None}
+    fix_to = [fix_plan(criterion.id, "rollback.to")]
     if to.casefold() == "none":
         if released is not None:
             reason = (
@@ -56,7 +60,7 @@ def evaluate_rollback(criterion: RollbackCriterion, ctx: EvaluationContext) -> R
                 f"on {as_utc(released.released_at).date().isoformat()}; write rollback.to: "
                 "previous to roll back to it"
             )
-            return make_result(criterion, Status.FAILED, reason, observed, expected)
+            return make_result(criterion, Status.FAILED, reason, observed, expected, actions=fix_to)
         target_text = "nothing to roll back to (first release)"
     elif to.casefold() == "previous":
         if released is None:
@@ -64,7 +68,7 @@ def evaluate_rollback(criterion: RollbackCriterion, ctx: EvaluationContext) -> R
                 f"no earlier release in {target} to roll back to; for a first release write "
                 "rollback.to: none"
             )
-            return make_result(criterion, Status.FAILED, reason, observed, expected)
+            return make_result(criterion, Status.FAILED, reason, observed, expected, actions=fix_to)
         observed["version"] = released.version
         target_text = f"rolls back to {released.version}, the release last made to {target}"
     else:
@@ -75,13 +79,14 @@ def evaluate_rollback(criterion: RollbackCriterion, ctx: EvaluationContext) -> R
     items = ctx.evidence_for(criterion.id)
     used: list[EvidenceItem] = []
     waiting: list[str] = []
-    procedure = _procedure(criterion, ctx, rollback, waiting)
+    actions: list[NextAction] = []
+    procedure = _procedure(criterion, ctx, rollback, waiting, actions)
     if procedure is not None:
         used.append(procedure)
         observed["procedure"] = procedure.name
 
     if criterion.rehearsed_within:
-        checked = _rehearsal(criterion, ctx, rollback, items, waiting, observed)
+        checked = _rehearsal(criterion, ctx, rollback, items, waiting, actions, observed)
         if isinstance(checked, Result):
             return checked
         if checked is not None:
@@ -89,7 +94,7 @@ def evaluate_rollback(criterion: RollbackCriterion, ctx: EvaluationContext) -> R
 
     if waiting:
         reason = f"{target_text}, but " + "; ".join(waiting)
-        return make_result(criterion, Status.PENDING, reason, observed, expected, used)
+        return make_result(criterion, Status.PENDING, reason, observed, expected, used, actions)
     reason = f"{target_text}; procedure {observed.get('procedure')} attached"
     if criterion.rehearsed_within:
         outcome = observed.get("outcome") or "no outcome given"
@@ -106,20 +111,26 @@ def _expected(criterion: RollbackCriterion) -> dict[str, Any]:
 
 
 def _procedure(
-    criterion: RollbackCriterion, ctx: EvaluationContext, rollback: Rollback, waiting: list[str]
+    criterion: RollbackCriterion,
+    ctx: EvaluationContext,
+    rollback: Rollback,
+    waiting: list[str],
+    actions: list[NextAction],
 ) -> EvidenceItem | None:
+    """The attached procedure; or say in `waiting` and `actions` what is missing."""
     if not rollback.procedure:
         waiting.append(
             "the plan names no rollback procedure; add rollback.procedure: docs/rollback.md "
             "and attach that document"
         )
+        actions.append(fix_plan(criterion.id, "rollback.procedure"))
         return None
     item = find_named(ctx.evidence_for(criterion.id), rollback.procedure)
     if item is None:
         waiting.append(
-            f"the procedure {rollback.procedure} is not attached yet; attach it with "
-            f"{attach_command(criterion.id, rollback.procedure)}"
+            f"the procedure {rollback.procedure} is not attached yet; attach it to this criterion"
         )
+        actions.append(attach(criterion.id, rollback.procedure))
     return item
 
 
@@ -129,26 +140,32 @@ def _rehearsal(
     rollback: Rollback,
     items: Any,
     waiting: list[str],
+    actions: list[NextAction],
     observed: dict[str, Any],
 ) -> EvidenceItem | Result | None:
-    """Check the rehearsal record; add to `waiting`, or return an ERROR result."""
+    """Check the rehearsal record; add to `waiting` and `actions`, or return an ERROR result."""
     within = criterion.rehearsed_within or ""
     if not rollback.rehearsal:
         waiting.append(
             f"the plan asks for a rehearsal within {within} and names no rehearsal record; add "
             "rollback.rehearsal: rehearsal.yaml (with date and outcome) and attach it"
         )
+        actions.append(fix_plan(criterion.id, "rollback.rehearsal"))
         return None
-    item = find_named(items, rollback.rehearsal)
+    path = rollback.rehearsal
+    item = find_named(items, path)
     if item is None:
         waiting.append(
-            f"the rehearsal record {rollback.rehearsal} is not attached yet; attach it with "
-            f"{attach_command(criterion.id, rollback.rehearsal)}"
+            f"the rehearsal record {path} is not attached yet; attach it to this criterion"
         )
+        actions.append(attach(criterion.id, path))
         return None
-    error = _rehearsal_error(item, criterion.id)
+    fix = [update(criterion.id, path)]
+    error = _rehearsal_error(item)
     if error is not None:
-        return make_result(criterion, Status.ERROR, error, observed, _expected(criterion), [item])
+        return make_result(
+            criterion, Status.ERROR, error, observed, _expected(criterion), [item], fix
+        )
     content: Mapping[str, Any] = item.content
     moment = _rehearsal_moment(content)
     if moment is None:
@@ -157,7 +174,9 @@ def _rehearsal(
             f"{item.name}: the rehearsal date {str(raw)[:40]!r} is not an ISO 8601 date or "
             "datetime; write e.g. date: 2024-05-01"
         )
-        return make_result(criterion, Status.ERROR, reason, observed, _expected(criterion), [item])
+        return make_result(
+            criterion, Status.ERROR, reason, observed, _expected(criterion), [item], fix
+        )
     now = as_utc(ctx.now)
     observed["rehearsed_at"] = moment.isoformat()
     outcome = str(content.get("outcome") or "").strip()
@@ -167,24 +186,28 @@ def _rehearsal(
             f"{item.name}: the rehearsal date {moment.date().isoformat()} is in the future; "
             "record the date the rehearsal took place"
         )
-        return make_result(criterion, Status.ERROR, reason, observed, _expected(criterion), [item])
+        return make_result(
+            criterion, Status.ERROR, reason, observed, _expected(criterion), [item], fix
+        )
     if outcome and outcome.casefold() not in GOOD_OUTCOMES:
         waiting.append(
             f'the rehearsal of {moment.date().isoformat()} had outcome "{outcome}"; rehearse '
             "the rollback again until it succeeds and attach the new record"
         )
+        actions.append(NextAction("rehearse", criterion.id, path=path))
     elif now - moment > parse_duration(within):
         waiting.append(
             f"the last rehearsal was {fmt_age((now - moment).total_seconds())} ago "
             f"({moment.date().isoformat()}), longer than rehearsed_within {within}; rehearse "
             "the rollback again and attach the new record"
         )
+        actions.append(NextAction("rehearse", criterion.id, path=path))
     return item
 
 
-def _rehearsal_error(item: EvidenceItem, criterion_id: str) -> str | None:
+def _rehearsal_error(item: EvidenceItem) -> str | None:
     if item.problem is not None:
-        return unreadable(item, criterion_id)
+        return unreadable(item)
     if not isinstance(item.content, Mapping) or not any(f in item.content for f in DATE_FIELDS):
         return (
             f"{item.name} is not a rehearsal record: write a mapping with date (or "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from clearance.core.criteria import StakeholdersCriterion
 from clearance.core.evaluators import evaluator
-from clearance.core.evaluators._common import listing, make_result
+from clearance.core.evaluators._common import fix_plan, listing, make_result
 from clearance.core.results import EvaluationContext, Result, Status
 
 FIELDS = ("impact", "consideration")
@@ -21,13 +21,18 @@ def evaluate_stakeholders(criterion: StakeholdersCriterion, ctx: EvaluationConte
             "the plan lists no interested parties; add interested_parties with name, impact "
             "and consideration for each (e.g. the people the system's decisions affect)"
         )
-        return make_result(criterion, Status.PENDING, reason, {"parties": 0}, expected)
+        actions = [fix_plan(criterion.id, "interested_parties")]
+        return make_result(
+            criterion, Status.PENDING, reason, {"parties": 0}, expected, actions=actions
+        )
 
     incomplete: dict[str, list[str]] = {}
-    for party in parties:
+    fixes = []
+    for i, party in enumerate(parties):
         missing = [f for f in FIELDS if not (getattr(party, f) or "").strip()]
         if missing:
             incomplete[party.name] = missing
+            fixes += [fix_plan(criterion.id, f"interested_parties[{i}].{f}") for f in missing]
     observed = {"parties": len(parties), "incomplete": incomplete}
     if incomplete:
         gaps = [f"{name} has no {' and no '.join(fields)}" for name, fields in incomplete.items()]
@@ -37,7 +42,7 @@ def evaluate_stakeholders(criterion: StakeholdersCriterion, ctx: EvaluationConte
             "write how the release affects each party (impact) and how the plan accounts "
             "for it (consideration)"
         )
-        return make_result(criterion, Status.PENDING, reason, observed, expected)
+        return make_result(criterion, Status.PENDING, reason, observed, expected, actions=fixes)
     names = [p.name for p in parties]
     reason = (
         f"{len(parties)} interested "

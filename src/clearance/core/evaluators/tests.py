@@ -8,7 +8,8 @@ from typing import Any
 from clearance.core.criteria import TestsCriterion
 from clearance.core.evaluators import evaluator
 from clearance.core.evaluators._common import (
-    attach_command,
+    attach,
+    find_named,
     fmt_number,
     fmt_pair,
     listing,
@@ -16,10 +17,12 @@ from clearance.core.evaluators._common import (
     plain_number,
     split_named,
     unreadable,
+    update,
 )
 from clearance.core.results import (
     EvaluationContext,
     EvidenceItem,
+    NextAction,
     Result,
     Status,
     TestCaseFailure,
@@ -37,29 +40,33 @@ def evaluate_tests(criterion: TestsCriterion, ctx: EvaluationContext) -> Result:
     expected = _expected(criterion)
     named = [f.path for f in criterion.named_files(ctx.plan)]
 
-    errors = [_unusable(item, criterion) for item in items]
+    def where(item: EvidenceItem) -> str:
+        return next((path for path in named if find_named([item], path)), item.name)
+
+    errors = [_unusable(item) for item in items]
     problems = [(item, e) for item, e in zip(items, errors, strict=True) if e is not None]
     if problems:
         reason = "; ".join(e for _, e in problems)
-        return make_result(
-            criterion, Status.ERROR, reason, None, expected, [i for i, _ in problems]
-        )
+        unusable = [i for i, _ in problems]
+        fixes = [update(criterion.id, where(i)) for i in unusable]
+        return make_result(criterion, Status.ERROR, reason, None, expected, unusable, fixes)
 
     _, missing = split_named(items, named)
     if missing:
-        first = missing[0]
         reason = (
             f"{listing(missing)} {'is' if len(missing) == 1 else 'are'} not attached yet: "
-            f"run the tests with a JUnit report (e.g. pytest --junitxml={first}) and attach "
-            f"it with {attach_command(criterion.id, first)}"
+            "run the tests so that they write a JUnit XML report (pytest's --junitxml option "
+            f"does) and attach {'it' if len(missing) == 1 else 'each'} to this criterion"
         )
-        return make_result(criterion, Status.PENDING, reason, None, expected)
+        actions = [attach(criterion.id, path) for path in missing]
+        return make_result(criterion, Status.PENDING, reason, None, expected, actions=actions)
     if not items:
         reason = (
-            "no JUnit report attached; run pytest --junitxml=reports/junit.xml or attach one "
-            f"with {attach_command(criterion.id)}"
+            "no JUnit report attached; run the tests so that they write a JUnit XML report "
+            "(pytest's --junitxml option does) and attach it to this criterion"
         )
-        return make_result(criterion, Status.PENDING, reason, None, expected)
+        actions = [attach(criterion.id)]
+        return make_result(criterion, Status.PENDING, reason, None, expected, actions=actions)
 
     reports: list[TestReport] = [item.content for item in items]
     tests = sum(r.tests for r in reports)
@@ -103,7 +110,9 @@ def evaluate_tests(criterion: TestsCriterion, ctx: EvaluationContext) -> Result:
     source = f"in {_count(len(reports), 'report')}"
     if problems_found:
         reason = f"{source}: " + "; ".join(problems_found)
-        return make_result(criterion, Status.FAILED, reason, observed, expected, items)
+        actions = [NextAction("rerun", criterion.id, path=where(item)) for item in items]
+        actions.append(NextAction("waive", criterion.id))
+        return make_result(criterion, Status.FAILED, reason, observed, expected, items, actions)
     reason = (
         f"{tests} tests {source}: {_count(failures, 'failure')}, {_count(errors_n, 'error')}, "
         f"{skipped} skipped (ratio {fmt_number(ratio)})"
@@ -119,13 +128,13 @@ def _expected(criterion: TestsCriterion) -> dict[str, Any]:
     }
 
 
-def _unusable(item: EvidenceItem, criterion: TestsCriterion) -> str | None:
+def _unusable(item: EvidenceItem) -> str | None:
     if item.problem is not None:
-        return unreadable(item, criterion.id)
+        return unreadable(item)
     if not isinstance(item.content, TestReport):
         return (
             f"{item.name} is not a JUnit XML report; attach the report your test runner writes "
-            f"(e.g. pytest --junitxml=reports/junit.xml) with {attach_command(criterion.id)}"
+            "(pytest's --junitxml option writes one) in its place"
         )
     return None
 
