@@ -111,6 +111,12 @@ def test_valid_name_normalises_or_refuses(text: str) -> None:
     assert name == normalise_name(text) and name == name.strip().casefold() and name
 
 
+@pytest.mark.parametrize("name", ["unsigned", "Clearance", " UNSIGNED "])
+def test_reserved_names_name_no_person(name: str) -> None:
+    with pytest.raises(InvalidName, match="reserved"):
+        valid_name(name)
+
+
 @pytest.mark.parametrize(
     ("text", "grant"),
     [

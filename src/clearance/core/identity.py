@@ -9,6 +9,8 @@ from enum import StrEnum
 
 #: the role that manages people, keys, roles, policy and target environments
 ADMIN = "admin"
+#: names that stand for no person (an unsigned act, the workspace itself)
+RESERVED = frozenset({"unsigned", "clearance"})
 _ROLE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
@@ -28,6 +30,8 @@ def valid_name(name: str) -> str:
         raise InvalidName(
             f'"{name}" is not a person\'s name; use their e-mail address, e.g. dana@example.com'
         )
+    if normal in RESERVED:
+        raise InvalidName(f'"{name}" is reserved (it names no person); use an e-mail address')
     return normal
 
 
