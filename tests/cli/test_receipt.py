@@ -25,6 +25,7 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if name.startswith("CLEARANCE_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("CLEARANCE_USER", "alice@example.com")
+    monkeypatch.setenv("CLEARANCE_HOME", str(tmp_path / ".home"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -51,6 +52,7 @@ def test_receipt_replaces_an_existing_file_with_the_new_receipt(here: Path) -> N
     write_plan_folder(here)
     assert run("--receipt", "out/r.json", "init")[0] == 0
     first = json.loads((here / "out/r.json").read_text())
+    assert run("env", "declare", "production")[0] == 0
     code, _, err = run("--receipt", "out/r.json", "plan", "submit", "plan.yaml", "-m", "first")
     assert code == 0, err
     second = json.loads((here / "out/r.json").read_text())

@@ -10,7 +10,7 @@ from typing import Any
 
 from clearance.core.evaluators import EVALUATORS
 from clearance.core.plan import Plan
-from clearance.core.results import EvaluationContext, EvidenceItem, Result
+from clearance.core.results import EvaluationContext, EvidenceItem, Result, Status
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 CANDIDATE = "sha256:" + "c" * 64
@@ -85,12 +85,32 @@ def evaluate(
 def assert_well_formed(
     result: Result, cid: str, kind: str, advisory: bool, items: Sequence[EvidenceItem]
 ) -> None:
-    """Every result names its criterion, is JSON data, and cites only evidence it was given."""
+    """Every result names its criterion, is JSON data, cites only evidence it was given, and
+    says what to do next as actions, never as commands in its reason."""
     assert (result.id, result.kind, result.advisory) == (cid, kind, advisory)
     assert result.reason and result.reason[0] != " "
     json.dumps(result.as_json(), allow_nan=False)
     assert set(result.evidence) <= {i.digest for i in items}
     assert len(set(result.evidence)) == len(result.evidence)
+    assert_next_actions(result)
+
+
+def writes_a_command(reason: str) -> bool:
+    """Whether a reason spells out a `clearance` command instead of leaving it to a renderer."""
+    return "`clearance" in reason or "clearance " in reason
+
+
+def assert_next_actions(result: Result) -> None:
+    """A result that did not pass offers at least one next action, each for its own criterion
+    and each once; a passed one offers none; no reason writes a command."""
+    assert not writes_a_command(result.reason), result.reason
+    if result.status is Status.PASSED:
+        assert result.next == ()
+    else:
+        assert result.next, f"{result.status.value} without a next action: {result.reason}"
+    assert all(action.criterion == result.id for action in result.next)
+    assert len(set(result.next)) == len(result.next)
+    assert result.as_json()["next"] == [action.as_json() for action in result.next]
 
 
 def digests(*items: EvidenceItem) -> tuple[str, ...]:

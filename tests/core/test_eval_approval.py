@@ -91,7 +91,10 @@ CASES = [
         [BOB, CAROL, rec("dan", "eng-manager", "reject", comment=" p95 regressed ")],
         {},
         Status.FAILED,
-        ['dan (eng-manager) rejected it: "p95 regressed"', "withdrawn (`clearance withdraw`)"],
+        [
+            'dan (eng-manager) rejected it: "p95 regressed"',
+            "the release waits until each rejection is withdrawn by the person who made it",
+        ],
         {"model-risk": ["bob"], "eng-manager": ["carol"]},
         id="rejection-vetoes",
     ),

@@ -99,7 +99,7 @@ CASES = [
         Status.PENDING,
         [
             "the export of CHG0042 is not attached yet; export the ticket from servicenow",
-            "clearance evidence add change/CHG0042.json --plan PLAN --criterion change",
+            "as JSON or YAML and attach it to this criterion",
         ],
         None,
         EXPECTED,
@@ -110,7 +110,7 @@ CASES = [
         [],
         WITH_CHANGE,
         Status.PENDING,
-        ["clearance evidence add FILE"],
+        ["the export of CHG0042 is not attached yet"],
         None,
         EXPECTED,
         id="unnamed-export-missing",

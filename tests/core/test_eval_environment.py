@@ -168,8 +168,8 @@ CASES = [
         [item("env/staging.yaml", STAGING)],
         Status.PENDING,
         [
-            "env/prod.yaml (the manifest of production) is not attached yet",
-            "clearance evidence add env/prod.yaml --plan PLAN --criterion env",
+            "env/prod.yaml (the manifest of production) is not attached yet; attach it to "
+            "this criterion",
         ],
         None,
         id="target-manifest-not-attached",

@@ -83,8 +83,7 @@ CASES = [
         [],
         Status.PENDING,
         [
-            "docs/uat.pdf is not attached yet",
-            "clearance evidence add docs/uat.pdf --plan PLAN --criterion uat",
+            "docs/uat.pdf is not attached yet; attach it to this criterion",
         ],
         seen([]),
         expected(),
@@ -125,8 +124,8 @@ CASES = [
         [item("docs/uat.pdf", added_by="ci-bot")],
         Status.PENDING,
         [
-            "no document is attested by a person in role product-owner yet",
-            "--criterion uat --role product-owner`",
+            "no document is attested by a person in role product-owner yet; a person in role "
+            "product-owner attaches the document, attesting it",
         ],
         seen(["docs/uat.pdf"]),
         expected(attested_by="product-owner"),

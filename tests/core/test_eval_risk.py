@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from core_testkit import evaluate, item
 
-from clearance.core.results import Status
+from clearance.core.results import NextAction, Status
 
 FILE = "risks.yaml"
 RISK = {"id": "risks", "kind": "risk", "register": FILE}
@@ -196,11 +196,11 @@ def test_malformed_register_is_an_error_naming_the_place(register: Any, fragment
 
 
 def test_register_not_attached_is_pending() -> None:
-    """Without the register the criterion waits and says how to attach it."""
+    """Without the register the criterion waits and asks for the register to be attached."""
     result = evaluate(RISK, [item("other.yaml", [])])
     assert result.status is Status.PENDING
-    assert "risks.yaml is not attached yet" in result.reason
-    assert "clearance evidence add risks.yaml --plan PLAN --criterion risks" in result.reason
+    assert "risks.yaml is not attached yet; attach it to this criterion" in result.reason
+    assert result.next == (NextAction("attach", "risks", path="risks.yaml"),)
     assert result.evidence == ()
 
 

@@ -157,8 +157,7 @@ CASES = [
         PREVIOUS,
         Status.PENDING,
         [
-            "the procedure docs/rollback.md is not attached yet",
-            "clearance evidence add docs/rollback.md --plan PLAN --criterion rollback-ready",
+            "the procedure docs/rollback.md is not attached yet; attach it to this criterion",
         ],
         {k: v for k, v in seen().items() if k != "procedure"},
         id="procedure-not-attached",

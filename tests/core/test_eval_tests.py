@@ -151,9 +151,8 @@ CASES = [
         [],
         Status.PENDING,
         [
-            "reports/junit.xml is not attached yet",
-            "pytest --junitxml=reports/junit.xml",
-            "clearance evidence add reports/junit.xml --plan PLAN --criterion tests",
+            "reports/junit.xml is not attached yet: run the tests so that they write a JUnit "
+            "XML report (pytest's --junitxml option does) and attach it to this criterion",
         ],
         None,
         EXPECTED,
@@ -173,8 +172,8 @@ CASES = [
         [],
         Status.PENDING,
         [
-            "no JUnit report attached; run pytest --junitxml=reports/junit.xml or attach one "
-            "with `clearance evidence add FILE --plan PLAN --criterion tests`"
+            "no JUnit report attached; run the tests so that they write a JUnit XML report "
+            "(pytest's --junitxml option does) and attach it to this criterion"
         ],
         None,
         {"failures_and_errors": "<= 0", "tests": ">= 1", "skipped_ratio": "<= 1"},

@@ -190,7 +190,7 @@ def test_a_hostile_file_name_in_a_command_renders_only_as_code() -> None:
 def test_code_renders_exactly_its_text_whatever_it_holds(text: str) -> None:
     """In a CommonMark list item, a code span shows the text verbatim (lines joined by
     spaces): no backtick run closes it early and no space is stripped."""
-    expected = escapeHtml(" ".join(text.splitlines()))
+    expected = escapeHtml(" ".join(text.splitlines()) or " ")
     assert commonmark(f"- {code(text)}") == f"<ul>\n<li><code>{expected}</code></li>\n</ul>\n"
 
 

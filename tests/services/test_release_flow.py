@@ -288,7 +288,7 @@ def test_missing_blob_is_an_error_result_not_a_crash(ws: Workspace, plan_path: P
     again = check(Workspace(ws.settings), local)
     auc = next(r for r in again.evaluation.results if r.id == "auc")
     assert auc.status.value == "error"
-    assert "missing from the workspace; run `clearance verify`" in auc.reason
+    assert "missing from the workspace's blob store" in auc.reason
 
 
 def test_export_into_a_folder_is_refused(ws: Workspace, plan_path: Path, tmp_path: Path) -> None:

@@ -64,9 +64,13 @@ def check(ctx: click.Context, plan: str, fmt: str, key_file: str | None) -> None
     elif fmt == "junit":
         click.echo(render_junit(evaluation, loaded.plan.system.id))
     elif fmt == "markdown":
-        click.echo(render_markdown(evaluation, loaded.plan.system.id, loaded.plan.release.version))
+        click.echo(
+            render_markdown(
+                evaluation, loaded.plan.system.id, loaded.plan.release.version, plan_file=plan
+            )
+        )
     else:
-        show_table(evaluation, loaded.plan.system.id, loaded.plan.release.version)
+        show_table(evaluation, loaded.plan.system.id, loaded.plan.release.version, plan_file=plan)
     sys.exit(0 if evaluation.decision == "GO" else 1)
 
 

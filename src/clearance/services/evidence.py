@@ -274,7 +274,7 @@ def _parse(ws: Workspace, rec: EvidenceRecord, fmt: EvidenceFormat) -> tuple[Any
     except NotFoundError:
         return (
             None,
-            f"{rec.name}: blob {rec.digest} is missing from the workspace; run `clearance verify`",
+            f"{rec.name}: blob {rec.digest} is missing from the workspace's blob store",
         )
 
 

@@ -1,5 +1,6 @@
 """Small pieces every evaluator needs: finding the item for a named file, dotted-path lookup
-in parsed documents, number formatting for reasons, and building a `Result`."""
+in parsed documents, number formatting for reasons, and building a `Result` with its next
+actions."""
 
 from __future__ import annotations
 
