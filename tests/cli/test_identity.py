@@ -229,3 +229,39 @@ def test_unusable_expiry_is_bad_input(here: Path, expires: str) -> None:
         "-m", "x",
     )  # fmt: skip
     assert code == 2 and "--expires" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "evidence", [".clearance/keys/workspace.pem", "../../etc/passwd", "/etc/passwd"]
+)
+def test_a_plan_naming_files_outside_its_folder_is_refused(here: Path, evidence: str) -> None:
+    """The workspace's private key, or any file of the machine, never becomes evidence."""
+    ok("init")
+    ok("env", "declare", "production")
+    text = Path("plan.yaml").read_text().replace("eval/metrics.json", evidence)
+    Path("plan.yaml").write_text(text)
+    line = next(i + 1 for i, s in enumerate(text.splitlines()) if evidence in s)
+    code, _, err = run("check", "plan.yaml")
+    assert code == 2 and f"plan.yaml:{line}:" in err and "Traceback" not in err
+    assert "evidence.added" not in ok("log", "show")
+
+
+def test_a_waiver_does_not_outlive_its_authors_role(here: Path) -> None:
+    ok("init")
+    ok("env", "declare", "production")
+    Path("policy.yaml").write_text(
+        "apiVersion: clearance/v1\nkind: Policy\ntargets:\n  production:\n    waivers:\n"
+        "      - {roles: [risk-officer], criteria: ['kind:metric']}\n"
+    )
+    ok("policy", "set", "policy.yaml")
+    rita = person("rita@example.com", "risk-officer")
+    Path("eval/metrics.json").write_text('{"holdout": {"auc": 0.61, "n": 400}}')
+    run("check", "plan.yaml")
+    ok("--identity", rita, "waive", "plan.yaml", "--criterion", "auc", "--role", "risk-officer",
+       "--expires", "7d", "-m", "known dip")  # fmt: skip
+    waived = json.loads(run("check", "plan.yaml", "--format", "json")[1])
+    assert next(c for c in waived["criteria"] if c["id"] == "auc")["status"] == "waived"
+    ok("people", "revoke", "rita@example.com", "--role", "risk-officer")
+    after = json.loads(run("check", "plan.yaml", "--format", "json")[1])
+    auc = next(c for c in after["criteria"] if c["id"] == "auc")
+    assert auc["status"] == "failed" and "no longer holds role risk-officer" in auc["reason"]
