@@ -24,8 +24,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src/clearance/core src/clearance/services
 
+# One worker per core (pytest-xdist). PostgreSQL runs use CLEARANCE_TEST_DATABASE_URL, else a
+# throwaway server that tests/conftest.py starts once and stops at the end.
 unit: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 test: lint typecheck unit
 
