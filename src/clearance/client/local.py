@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clearance.errors import EvidenceError, ForbiddenError, UsageError
+from clearance.errors import EvidenceError, ForbiddenError
 from clearance.services.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -238,8 +238,3 @@ def load_identity(path: Path | None) -> SigningKey | None:
     from clearance.signing import SigningKey
 
     return SigningKey.load(path) if path is not None else None
-
-
-def need(condition: bool, message: str) -> None:
-    if not condition:
-        raise UsageError(message)

@@ -10,7 +10,6 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clearance.errors import StoreError, UsageError
@@ -177,8 +176,3 @@ class Workspace:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
-
-
-def workspace_roots(ws: Workspace) -> list[Path]:
-    """Folders outside plan folders that plans may name files in, declared in the config."""
-    return [Path(p) for p in ws.config.get("evidence_roots", [])]
