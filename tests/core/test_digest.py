@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -54,3 +55,49 @@ def test_formatting_and_comments_do_not_change_the_revision() -> None:
     )
     a, b = parse_plan(flow, "a.yaml"), parse_plan(block, "b.yaml")
     assert revision_digest(a.document()) == revision_digest(b.document())
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.text(alphabet=st.characters(blacklist_categories=("Cs",))),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@given(_json_values)
+def test_fast_canonical_json_is_rfc8785(value) -> None:
+    """The fast path for float-free data gives exactly RFC 8785's bytes (keys with characters
+    outside the BMP, where the two orders differ, take RFC 8785's path)."""
+    import rfc8785
+
+    assert canonical_json(value) == rfc8785.dumps(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1.5},
+        {"\U0001f600": 1, "\uffff": 2},
+        {"n": 2**53},
+        {"s": '\x00\x1f\u2028"\\\u00e9\U0001f600'},
+        [True, False, None, -(2**53) + 1],
+    ],
+)
+def test_canonical_json_edge_cases_match_rfc8785(value) -> None:
+    import rfc8785
+
+    if isinstance(value, dict) and value.get("n") == 2**53:
+        with pytest.raises(rfc8785.IntegerDomainError):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == rfc8785.dumps(value)

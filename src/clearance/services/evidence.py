@@ -142,9 +142,7 @@ def attach_stored(
     """Attach the files the plan names (already in the blob store); how many were new."""
     from clearance.store import repository as repo
 
-    have = {
-        (e.criterion_id, e.name, e.digest) for e in repo.evidence_of(uow.conn, sub.candidate.digest)
-    }
+    have = repo.evidence_names(uow.conn, sub.candidate.digest)
     records = [
         _record(uow, sub, criterion_id, name, blob, principal.name, None, None)
         for (criterion_id, name), blob in stored.items()

@@ -181,6 +181,13 @@ def insert_evidence(uow: UnitOfWork, record: EvidenceRecord) -> Inserted:
     )
 
 
+def evidence_names(conn: Connection, candidate: str) -> set[tuple[str, str, str]]:
+    """(criterion id, name, digest) of every file attached to the candidate."""
+    e = t.evidence.c
+    rows = conn.execute(sa.select(e.criterion_id, e.name, e.digest).where(e.candidate == candidate))
+    return {(r.criterion_id, r.name, r.digest) for r in rows}
+
+
 def evidence_of(conn: Connection, candidate: str) -> list[EvidenceRecord]:
     rows = conn.execute(
         sa.select(t.evidence).where(t.evidence.c.candidate == candidate).order_by(t.evidence.c.id)
