@@ -4,7 +4,7 @@ before recording, and the audit pack all call these. Pure: no I/O."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from clearance.core.criteria import ApprovalCriterion
 from clearance.core.plan import Plan
@@ -39,25 +39,53 @@ def roles_asked(plan: Plan) -> list[str]:
     )
 
 
+Key = tuple[str, str]  # (person, role), both case-folded
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def standing_decisions(
+    records: Sequence[ApprovalRecord], candidate: str, evidence_set: str | None
+) -> tuple[dict[Key, ApprovalRecord], dict[Key, tuple[ApprovalRecord, str]]]:
+    """Each person's standing decision per role on `candidate`, and the sign-offs that do
+    not count here with why (another candidate, or evidence that has changed since).
+
+    Records are replayed in time order: an approval counts unless a rejection stands; a
+    rejection stands until the same person withdraws it, or until the candidate or its
+    evidence changes.
+    """
+    standing: dict[Key, ApprovalRecord] = {}
+    elsewhere: dict[Key, tuple[ApprovalRecord, str]] = {}
+    for record in sorted(records, key=lambda r: _utc(r.at)):  # stable: ties keep order
+        key = (person_key(record.who), record.role.strip().casefold())
+        if record.candidate != candidate:
+            elsewhere[key] = (record, "was for an earlier candidate")
+            continue
+        if evidence_set and record.evidence_set and record.evidence_set != evidence_set:
+            elsewhere[key] = (record, "was given before the evidence changed")
+            continue
+        current = standing.get(key)
+        rejected = current is not None and current.decision == "reject"
+        if record.decision == "withdraw":
+            standing.pop(key, None)
+        elif record.decision == "reject" or not rejected:
+            standing[key] = record
+    return standing, elsewhere
+
+
 def standing_rejection(
-    records: Sequence[ApprovalRecord], who: str, role: str, candidate: str
+    records: Sequence[ApprovalRecord],
+    who: str,
+    role: str,
+    candidate: str,
+    evidence_set: str | None = None,
 ) -> bool:
-    """Whether `who` has a rejection standing as `role` on `candidate`: a rejection stands
-    until the same person withdraws it (replayed in time order, as the evaluator does)."""
-    rejected = False
-    mine = [
-        r
-        for r in records
-        if r.candidate == candidate
-        and r.role.strip().casefold() == role.casefold()
-        and person_key(r.who) == person_key(who)
-    ]
-    for record in sorted(mine, key=lambda r: r.at):
-        if record.decision == "reject":
-            rejected = True
-        elif record.decision == "withdraw":
-            rejected = False
-    return rejected
+    """Whether `who` has a rejection standing as `role` on `candidate`."""
+    standing, _ = standing_decisions(records, candidate, evidence_set)
+    found = standing.get((person_key(who), role.strip().casefold()))
+    return found is not None and found.decision == "reject"
 
 
 def unwaivable(plan: Plan, policy_ids: Iterable[str]) -> frozenset[str]:

@@ -110,7 +110,9 @@ def sign(ws: Workspace, envelope: dict[str, Any]) -> Recorded:
             )
         if decision == "withdraw":
             verified = verified_records(uow.conn, loaded, candidate, authors, uow.clock())
-            if not standing_rejection(verified.approvals, person.identity, role, candidate.digest):
+            if not standing_rejection(
+                verified.approvals, person.identity, role, candidate.digest, pred.get("evidence")
+            ):
                 raise UsageError(
                     f"{person.name} has no standing rejection as {role} on this candidate "
                     "to withdraw"

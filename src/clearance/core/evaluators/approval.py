@@ -26,7 +26,7 @@ from clearance.core.results import (
     Result,
     Status,
 )
-from clearance.core.signoffs import is_author, person_key
+from clearance.core.signoffs import is_author, person_key, standing_decisions
 
 
 @dataclass(frozen=True)
@@ -72,25 +72,17 @@ def evaluate_approval(criterion: ApprovalCriterion, ctx: EvaluationContext) -> R
     role_by_key = {role.casefold(): role for role in quorum}
     expected = dict(quorum)
 
-    standing: dict[tuple[str, str], _Standing] = {}
-    elsewhere: dict[tuple[str, str], tuple[ApprovalRecord, str]] = {}
-    for record in sorted(ctx.approvals, key=lambda r: as_utc(r.at)):  # stable: ties keep order
-        role = role_by_key.get(record.role.strip().casefold())
-        if role is None:
-            continue
-        key = (person_key(record.who), role)
-        if record.candidate != ctx.candidate:
-            elsewhere[key] = (record, "was for an earlier candidate")
-            continue
-        if ctx.evidence_set and record.evidence_set and record.evidence_set != ctx.evidence_set:
-            elsewhere[key] = (record, "was given before the evidence changed")
-            continue
-        current = standing.get(key)
-        rejected = current is not None and current.record.decision == "reject"
-        if record.decision == "withdraw":
-            standing.pop(key, None)
-        elif record.decision == "reject" or not rejected:
-            standing[key] = _Standing(record, role)
+    decided, stale = standing_decisions(ctx.approvals, ctx.candidate, ctx.evidence_set)
+    standing: dict[tuple[str, str], _Standing] = {
+        (person, role_by_key[role]): _Standing(record, role_by_key[role])
+        for (person, role), record in decided.items()
+        if role in role_by_key
+    }
+    elsewhere: dict[tuple[str, str], tuple[ApprovalRecord, str]] = {
+        (person, role_by_key[role]): found
+        for (person, role), found in stale.items()
+        if role in role_by_key
+    }
 
     notes = [
         f"{_decision(r)} by {r.person} ({role}) {why}; ask {r.person} to sign this one"
