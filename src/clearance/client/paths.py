@@ -60,6 +60,8 @@ class _Containment:
         self.allowed = [self.real_folder, *(PurePath(os.path.realpath(r)) for r in roots)]
         self.workspace = PurePath(os.path.realpath(workspace_dir)) if workspace_dir else None
         self.workspace_stat = _stat_or_none(self.workspace) if self.workspace else None
+        #: ancestors already known not to be the workspace (files share their folders)
+        self.not_workspace: set[PurePath] = set()
         self.fix = (
             f"move the file into the plan's folder ({folder}) and name it relative to the "
             f"plan, or ask an admin to declare its folder under {ROOTS_KEY} in the "
@@ -122,9 +124,13 @@ class _Containment:
         if self.workspace_stat is None:
             return False
         for ancestor in (resolved, *resolved.parents):
+            if ancestor in self.not_workspace:
+                continue
             found = _stat_or_none(ancestor)
             if found is not None and os.path.samestat(found, self.workspace_stat):
                 return True
+            if ancestor != resolved:
+                self.not_workspace.add(ancestor)
         return False
 
 
