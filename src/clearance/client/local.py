@@ -71,7 +71,7 @@ class LocalClient:
             if self._me is None:
                 raise ForbiddenError(
                     f"the key {self.key.key_id[:19]}… is not registered to anyone here; an "
-                    "administrator registers it with `clearance people add NAME --key PUB`"
+                    "administrator registers it with `clearance people add NAME --public-key PUB`"
                 )
         return self._me
 
