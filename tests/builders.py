@@ -145,6 +145,16 @@ def write_plan_folder(
     return plan
 
 
+class Clock:
+    """A clock tests move by hand (`clock.now += timedelta(days=15)`)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 SIGNERS = {
     "alice@example.com": ["model-risk"],
     "dana@example.com": ["model-risk"],
@@ -235,23 +245,10 @@ def release(ws: Any, local: Any, person: str = ADMIN) -> Any:
 def attest(ws: Any, local: Any, criterion: str, path: Path, person: str, role: str) -> Any:
     """Attach `path` to `criterion`, attested by `person` in `role` (a signed statement)."""
     from clearance.services.evidence import add_evidence
-    from clearance.signing.statements import EVIDENCE_ATTESTATION_V1
 
     me = acting(ws, person)
     blob = me.store_file(path, criterion, None)
-    plan = local.loaded.plan
-    envelope = me.sign(
-        EVIDENCE_ATTESTATION_V1,
-        ("candidate", me.candidate(local)),
-        {
-            "system": plan.system.id,
-            "version": plan.release.version,
-            "criterion": criterion,
-            "name": path.name,
-            "digest": blob.digest,
-            "role": role,
-        },
-    )
+    envelope = me.attestation(local, criterion, path.name, blob, role)
     return add_evidence(
         ws, None, local.loaded, me.digests(local), criterion, path.name, blob, attestation=envelope
     )
@@ -272,24 +269,7 @@ def add_file(ws: Any, local: Any, criterion: str, path: Path, person: str | None
 def signoff_envelope(
     ws: Any, local: Any, role: str, person: str, decision: str = "approve", comment: str = "ok"
 ) -> Any:
-    from clearance.signing.statements import APPROVAL_V1
-
-    me = acting(ws, person)
-    candidate = me.recorded_candidate(local)
-    plan = local.loaded.plan
-    return me.sign(
-        APPROVAL_V1,
-        ("candidate", candidate),
-        {
-            "system": plan.system.id,
-            "version": plan.release.version,
-            "role": role,
-            "decision": decision,
-            "comment": comment,
-            "revision": local.loaded.revision,
-            "evidence": me.evidence_set(local, candidate),
-        },
-    )
+    return acting(ws, person).approval(local, role, decision, comment)
 
 
 def signoff(
@@ -311,26 +291,9 @@ def waiver_envelope(
     expires: Any = "14d",
 ) -> Any:
     from clearance.core.durations import parse_expiry
-    from clearance.signing.statements import WAIVER_V1
-    from clearance.store.records import to_time
 
-    me = acting(ws, person)
-    candidate = me.recorded_candidate(local)
-    plan = local.loaded.plan
     until = parse_expiry(expires, ws.clock()) if isinstance(expires, str) else expires
-    return me.sign(
-        WAIVER_V1,
-        ("candidate", candidate),
-        {
-            "system": plan.system.id,
-            "version": plan.release.version,
-            "criterion": criterion,
-            "role": role,
-            "justification": justification,
-            "expires": to_time(until),
-            "policy": local.loaded.policy_digest,
-        },
-    )
+    return acting(ws, person).waiver(local, criterion, role, justification, until)
 
 
 def waive(ws: Any, local: Any, criterion: str, person: str, role: str, **kw: Any) -> Any:

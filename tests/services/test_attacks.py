@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from clearance.signing import SigningKey, b64
 from clearance.store import tables as t
 from tests.builders import (
     ADMIN,
+    Clock,
     acting,
     attest,
     check,
@@ -50,14 +51,6 @@ targets:
     waivers:
       - {roles: [risk-officer], criteria: ["kind:metric"]}
 """
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -271,7 +264,7 @@ def test_evidence_attestation_inserted_behind_the_services_never_counts(
         row.pop("id")
         row.update(criterion_id="uat", name="uat.md", role="product-owner", added_by="carol")
         conn.execute(t.evidence.insert().values(**row))
-    assert checked.submitted.candidate.digest
+    assert row["candidate"] == checked.submitted.candidate.digest
     assert statuses(ws, local)["uat"] == "pending"
     assert any("evidence row" in f for f in verify_workspace(ws)[1])
 
@@ -369,23 +362,13 @@ def test_waiver_longer_than_the_policy_allows_is_refused(ws: Workspace, low) -> 
 
 
 def test_waiver_can_be_revoked(ws: Workspace, low) -> None:
-    from clearance.signing.statements import WAIVER_REVOCATION_V1, envelope_digest
-
     envelope = waive(ws, low, "auc", "rita@example.com", "risk-officer")
     assert statuses(ws, low)[""] == "GO"
-    me = acting(ws, "mallory@example.com")
-    candidate = me.candidate(low)
-    predicate = {
-        "system": low.loaded.plan.system.id,
-        "version": low.loaded.plan.release.version,
-        "waiver": envelope_digest(envelope),
-        "criterion": "auc",
-        "reason": "mine now",
-    }
+    mallory = acting(ws, "mallory@example.com")
     with pytest.raises(ForbiddenError, match="may not revoke"):
-        revoke_waiver(ws, me.sign(WAIVER_REVOCATION_V1, ("candidate", candidate), predicate))
+        revoke_waiver(ws, mallory.revocation(low, envelope, "auc", "mine now"))
     rita = acting(ws, "rita@example.com")
-    revoke_waiver(ws, rita.sign(WAIVER_REVOCATION_V1, ("candidate", candidate), predicate))
+    revoke_waiver(ws, rita.revocation(low, envelope, "auc", "no longer needed"))
     result = check(ws, low).evaluation
     auc = next(r for r in result.results if r.id == "auc")
     assert auc.status.value == "failed" and "revoked by rita@example.com" in auc.reason
@@ -401,9 +384,7 @@ def test_waiver_row_copied_to_another_criterion_never_counts(ws: Workspace, low)
     assert any("waivers row" in f for f in verify_workspace(ws)[1])
 
 
-def test_waiver_statement_altered_after_signing_is_refused(
-    ws: Workspace, low, tmp_path: Path
-) -> None:
+def test_waiver_statement_altered_after_signing_is_refused(ws: Workspace, low) -> None:
     envelope = waiver_envelope(ws, low, "auc", "rita@example.com", "risk-officer")
     from clearance.services.approvals import waive as record
 
@@ -427,3 +408,25 @@ def test_a_role_change_sent_twice_is_recorded_once(ws: Workspace) -> None:
             .where(t.events.c.subject == "mallory@example.com")
         ).scalar()
     assert grants == 1
+
+
+def test_a_statement_of_another_kind_is_refused(ws: Workspace, plan_path: Path) -> None:
+    """A signed approval offered as a waiver, or a request for one action used for another."""
+    from clearance.services.approvals import waive as record_waiver
+    from clearance.services.auth import authenticate
+
+    local = ready(ws, plan_path)
+    approval = signoff_envelope(ws, local, "model-risk", "dana@example.com")
+    with pytest.raises(ForbiddenError, match=r"where https://clearance\.dev/waiver/v1 is expected"):
+        record_waiver(ws, approval)
+    grant = {"name": "mallory@example.com", "role": "eng-manager"}
+    as_grant = acting(ws, ADMIN).admin_statement("role.grant", grant)
+    with pytest.raises(ForbiddenError, match=r"is for 'role\.grant', not 'person\.add'"):
+        add_person(ws, as_grant)
+    me = acting(ws, "dana@example.com")
+    from clearance.core.digest import json_digest
+    from clearance.signing.statements import REQUEST_V1
+
+    request = me.sign(REQUEST_V1, ("request", json_digest({})), {"action": "check"})
+    with ws.engine.connect() as conn, pytest.raises(ForbiddenError, match="not 'release'"):
+        authenticate(conn, request, "release", ws.clock())

@@ -8,7 +8,7 @@ import base64
 import copy
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from clearance.signing import SigningKey, b64
 from clearance.signing.statements import verify_attestation
 from tests.builders import (
     ADMIN,
+    Clock,
     acting,
     attest,
     check,
@@ -47,14 +48,6 @@ targets:
     waivers:
       - {roles: [risk-officer], criteria: ["kind:metric", tests]}
 """
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

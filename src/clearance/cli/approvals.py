@@ -22,26 +22,9 @@ def _sign(
     decision: Literal["approve", "reject", "withdraw"],
 ) -> None:
     from clearance.services.approvals import sign
-    from clearance.signing.statements import APPROVAL_V1
 
     me = client(ctx, key_file)
-    local = me.plan(Path(plan))
-    candidate = me.recorded_candidate(local)
-    plan_ = local.loaded.plan
-    envelope = me.sign(
-        APPROVAL_V1,
-        ("candidate", candidate),
-        {
-            "system": plan_.system.id,
-            "version": plan_.release.version,
-            "role": role,
-            "decision": decision,
-            "comment": comment,
-            "revision": local.loaded.revision,
-            "evidence": me.evidence_set(local, candidate),
-        },
-    )
-    recorded = sign(me.ws, envelope)
+    recorded = sign(me.ws, me.approval(me.plan(Path(plan)), role, decision, comment))
     verb = {"approve": "Approved", "reject": "Rejected", "withdraw": "Withdrew the rejection of"}
     console().print(
         f"{verb[decision]} candidate {short(recorded.approval.candidate)} as {role} "
@@ -128,7 +111,6 @@ def waive(
     from clearance.core.durations import parse_expiry
     from clearance.errors import UsageError
     from clearance.services.approvals import waive as record_waiver
-    from clearance.signing.statements import WAIVER_V1
     from clearance.store.records import to_time
 
     me = client(ctx, key_file)
@@ -138,21 +120,7 @@ def waive(
     except ValueError as exc:
         raise UsageError(f"--expires: {exc}") from None
     candidate = me.recorded_candidate(local)
-    plan_ = local.loaded.plan
-    envelope = me.sign(
-        WAIVER_V1,
-        ("candidate", candidate),
-        {
-            "system": plan_.system.id,
-            "version": plan_.release.version,
-            "criterion": criterion,
-            "role": role,
-            "justification": message,
-            "expires": to_time(until),
-            "policy": local.loaded.policy_digest,
-        },
-    )
-    record_waiver(me.ws, envelope)
+    record_waiver(me.ws, me.waiver(local, criterion, role, message, until))
     console().print(
         f"Waived {criterion} for candidate {short(candidate)} ({me.me.name}, {role}) "
         f"until {to_time(until)[:16].replace('T', ' ')} UTC."
@@ -182,7 +150,6 @@ def revoke(
     """
     from clearance.errors import NotFoundError
     from clearance.services.approvals import revoke_waiver, waivers_of
-    from clearance.signing.statements import WAIVER_REVOCATION_V1, envelope_digest
 
     me = client(ctx, key_file)
     local = me.plan(Path(plan))
@@ -190,17 +157,5 @@ def revoke(
     waivers = waivers_of(me.ws, candidate, criterion)
     if not waivers:
         raise NotFoundError(f"no waiver of {criterion} on candidate {short(candidate)}")
-    plan_ = local.loaded.plan
-    envelope = me.sign(
-        WAIVER_REVOCATION_V1,
-        ("candidate", candidate),
-        {
-            "system": plan_.system.id,
-            "version": plan_.release.version,
-            "waiver": envelope_digest(waivers[-1].envelope),
-            "criterion": criterion,
-            "reason": message,
-        },
-    )
-    revoke_waiver(me.ws, envelope)
+    revoke_waiver(me.ws, me.revocation(local, waivers[-1].envelope, criterion, message))
     console().print(f"Revoked the waiver of {criterion} by {waivers[-1].person}.")

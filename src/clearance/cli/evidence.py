@@ -51,7 +51,6 @@ def add(
           --role product-owner
     """
     from clearance.services.evidence import add_evidence, criterion_of
-    from clearance.signing.statements import EVIDENCE_ATTESTATION_V1
 
     me = client(ctx, key_file)
     local = me.plan(Path(plan_path))
@@ -60,21 +59,7 @@ def add(
     with progress() as bar:
         blob = me.store_file(Path(file), criterion, bar)
     name = Path(file).name
-    attestation = None
-    if role is not None:
-        plan = local.loaded.plan
-        attestation = me.sign(
-            EVIDENCE_ATTESTATION_V1,
-            ("candidate", me.candidate(local)),
-            {
-                "system": plan.system.id,
-                "version": plan.release.version,
-                "criterion": criterion,
-                "name": name,
-                "digest": blob.digest,
-                "role": role,
-            },
-        )
+    attestation = me.attestation(local, criterion, name, blob, role) if role else None
     attached = add_evidence(
         me.ws,
         None if attestation is not None else me.principal("evidence.add"),

@@ -19,6 +19,8 @@ from clearance.errors import EvidenceError, ForbiddenError
 from clearance.services.workspace import Workspace
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from clearance.blobs import StoredBlob
     from clearance.core.identity import Person
     from clearance.services.auth import Principal
@@ -52,6 +54,7 @@ class LocalClient:
         self.ws = ws
         self.key = key
         self._me: Person | None = None
+        self._digests: dict[tuple[Path, str], dict[str, str]] = {}
 
     # -- who acts -----------------------------------------------------------------------
 
@@ -105,6 +108,63 @@ class LocalClient:
         with self.ws.engine.connect() as conn:
             return authenticate(conn, request, action, self.ws.clock())
 
+    # -- statements about a plan's candidate ----------------------------------------------
+
+    def about(
+        self, local: LocalPlan, predicate_type: str, predicate: dict[str, Any], candidate: str
+    ) -> Any:
+        """A statement about `candidate` of the plan, naming its system and version."""
+        plan = local.loaded.plan
+        release = {"system": plan.system.id, "version": plan.release.version}
+        return self.sign(predicate_type, ("candidate", candidate), {**release, **predicate})
+
+    def approval(self, local: LocalPlan, role: str, decision: str, comment: str) -> Any:
+        """A signed approval, rejection or withdrawal of the plan's recorded candidate, bound
+        to its evidence as the gate counts it now."""
+        from clearance.signing.statements import APPROVAL_V1
+
+        candidate = self.recorded_candidate(local)
+        predicate = {
+            "role": role,
+            "decision": decision,
+            "comment": comment,
+            "revision": local.loaded.revision,
+            "evidence": self.evidence_set(local, candidate),
+        }
+        return self.about(local, APPROVAL_V1, predicate, candidate)
+
+    def waiver(
+        self, local: LocalPlan, criterion: str, role: str, justification: str, until: datetime
+    ) -> Any:
+        from clearance.signing.statements import WAIVER_V1
+        from clearance.store.records import to_time
+
+        predicate = {
+            "criterion": criterion,
+            "role": role,
+            "justification": justification,
+            "expires": to_time(until),
+            "policy": local.loaded.policy_digest,
+        }
+        return self.about(local, WAIVER_V1, predicate, self.recorded_candidate(local))
+
+    def revocation(
+        self, local: LocalPlan, waiver: dict[str, Any], criterion: str, reason: str
+    ) -> Any:
+        from clearance.signing.statements import WAIVER_REVOCATION_V1, envelope_digest
+
+        predicate = {"waiver": envelope_digest(waiver), "criterion": criterion, "reason": reason}
+        return self.about(local, WAIVER_REVOCATION_V1, predicate, self.recorded_candidate(local))
+
+    def attestation(
+        self, local: LocalPlan, criterion: str, name: str, blob: StoredBlob, role: str
+    ) -> Any:
+        """Your attestation, in `role`, of one stored file for the plan's current candidate."""
+        from clearance.signing.statements import EVIDENCE_ATTESTATION_V1
+
+        predicate = {"criterion": criterion, "name": name, "digest": blob.digest, "role": role}
+        return self.about(local, EVIDENCE_ATTESTATION_V1, predicate, self.candidate(local))
+
     def admin_statement(self, action: str, args: dict[str, Any]) -> Any:
         from clearance.core.digest import json_digest
         from clearance.signing.statements import ADMIN_V1
@@ -145,8 +205,11 @@ class LocalClient:
         (device, inode, size, mtime) so unchanged files are not hashed again."""
         from clearance.blobs import file_digest
 
+        memo = (local.path, local.loaded.revision)  # one command hashes each artifact once
+        if memo in self._digests:
+            return self._digests[memo]
         cache = self.ws.blobs.cache
-        found = {}
+        found: dict[str, str] = {}
         for comp in local.loaded.plan.components:
             if comp.artifact is None:
                 continue
@@ -164,6 +227,7 @@ class LocalClient:
                 if cache is not None:
                     cache.put(path, stat, digest)
             found[comp.name] = digest
+        self._digests[memo] = found
         return found
 
     def candidate(self, local: LocalPlan) -> str:

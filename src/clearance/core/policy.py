@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -20,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from clearance.core.criteria import CRITERION_MODELS, KINDS, Slug
 from clearance.core.digest import json_digest
-from clearance.core.durations import Duration
+from clearance.core.durations import Duration, parse_duration
 from clearance.core.loader import (  # private helpers shared with the plan loader
     _LOADER,
     MAX_DEPTH,
@@ -82,6 +83,10 @@ class TargetPolicy(_Model):
     waivers: list[WaiverRule] = Field(default_factory=list)
 
 
+#: how long a waiver may last when the policy does not say (or there is no policy)
+DEFAULT_MAX_WAIVER = "90d"
+
+
 def _target_name(value: str) -> str:
     if value == "*" or _ID.fullmatch(value):
         return value
@@ -113,7 +118,8 @@ class Policy(BaseModel):
         description='Rules per target environment; "*" holds rules for every target.',
     )
     max_waiver: Duration = Field(
-        "90d", description="The longest a waiver may last, e.g. 90d; longer ones are refused."
+        DEFAULT_MAX_WAIVER,
+        description="The longest a waiver may last, e.g. 90d; longer ones are refused.",
     )
 
     def target(self, name: str | None) -> TargetPolicy:
@@ -377,6 +383,11 @@ def waiver_roles(
         if rule.matches(criterion_id, criterion_kind)
         for role in rule.roles
     }
+
+
+def max_waiver(policy: Policy | None) -> timedelta:
+    """The longest a waiver may last under `policy`."""
+    return parse_duration(policy.max_waiver if policy is not None else DEFAULT_MAX_WAIVER)
 
 
 def waivable(

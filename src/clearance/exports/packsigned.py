@@ -70,6 +70,7 @@ def verify_signed(
         WAIVER_REVOCATION_V1,
         WAIVER_V1,
         open_envelope,
+        statement_subject,
     )
 
     kinds = {
@@ -114,7 +115,7 @@ def verify_signed(
             if pred.get("candidate") != candidate or pred.get("decision") != "GO":
                 failures.append(f"{name}: attestation is not a GO for this pack's candidate")
             continue
-        subject = "sha256:" + stmt["subject"][0]["digest"]["sha256"]
+        subject = statement_subject(stmt)
         signer = _signer(files[name], people, pred.get("person"), pred.get("time", ""))
         if signer is not None:
             failures.append(f"{name}: {signer}")

@@ -8,8 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from clearance.core.durations import parse_duration
-from clearance.core.policy import waiver_roles
+from clearance.core.policy import max_waiver, waiver_roles
 from clearance.core.results import ApprovalRecord
 from clearance.core.signoffs import (
     authors_forbidden,
@@ -184,7 +183,6 @@ def waive(ws: Workspace, envelope: dict[str, Any]) -> dict[str, Any]:
             raise UsageError("the waiver's expiry is already past; a waiver must expire later")
         person = require_role(signed.principal, role, plan.system.id, f"waive as {role}")
         policy = loaded.policy
-        limit = policy.max_waiver if policy else "90d"
         problem = waiver_problem(
             signer_names=(person.name, person.identity),
             role=role,
@@ -195,7 +193,7 @@ def waive(ws: Workspace, envelope: dict[str, Any]) -> dict[str, Any]:
             unwaivable_ids=unwaivable(plan, loaded.policy_ids),
             signed_at=signed.at,
             expires_at=until,
-            max_duration=parse_duration(limit),
+            max_duration=max_waiver(policy),
         )
         if problem is not None:
             error = (

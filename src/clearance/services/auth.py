@@ -63,7 +63,9 @@ class Signed:
 
     @property
     def subject(self) -> str:
-        return "sha256:" + str(self.statement["subject"][0]["digest"]["sha256"])
+        from clearance.signing.statements import statement_subject
+
+        return statement_subject(self.statement)
 
 
 def signer_of(

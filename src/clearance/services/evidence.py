@@ -76,13 +76,15 @@ def add_evidence(
     criterion_of(loaded, criterion_id)
     _stored(ws, blob, f"criterion {criterion_id}: {name}")
     with ws.transaction() as uow:
-        role = None
+        role, attested_for = None, None
         if attestation is not None:
-            principal, role = _attestation(uow, attestation, loaded, criterion_id, name, blob)
+            principal, role, attested_for = _attestation(
+                uow, attestation, loaded, criterion_id, name, blob
+            )
         elif principal is None:
             raise UsageError("evidence is added by a principal or with a signed attestation")
         sub = submit(uow, principal, loaded, digests)
-        if attestation is not None and _candidate_in(attestation) != sub.candidate.digest:
+        if attested_for not in (None, sub.candidate.digest):
             raise ForbiddenError(
                 "the attestation is for another candidate; sign it for the current one"
             )
@@ -98,14 +100,6 @@ def add_evidence(
     return Attached(criterion_id, name, blob.digest, blob.size, new)
 
 
-def _candidate_in(envelope: dict[str, Any]) -> str:
-    import base64
-    import json
-
-    stmt = json.loads(base64.b64decode(envelope["payload"]))
-    return "sha256:" + str(stmt["subject"][0]["digest"]["sha256"])
-
-
 def _attestation(
     uow: UnitOfWork,
     envelope: dict[str, Any],
@@ -113,7 +107,8 @@ def _attestation(
     criterion_id: str,
     name: str,
     blob: StoredBlob,
-) -> tuple[Principal, str]:
+) -> tuple[Principal, str, str]:
+    """(signer, role, candidate) of a verified attestation of exactly this file."""
     from clearance.services.auth import require_role, verify_fresh
     from clearance.signing.statements import EVIDENCE_ATTESTATION_V1
 
@@ -124,7 +119,7 @@ def _attestation(
     if said != (criterion_id, name, blob.digest):
         raise ForbiddenError("the attestation is signed for other evidence than this file")
     require_role(signed.principal, role, loaded.plan.system.id, f"attest evidence as {role}")
-    return signed.principal, role
+    return signed.principal, role, signed.subject
 
 
 def _with_envelope(record: EvidenceRecord, envelope: dict[str, Any] | None) -> EvidenceRecord:

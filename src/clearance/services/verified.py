@@ -10,20 +10,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from clearance.core.durations import parse_duration
 from clearance.core.identity import Person, normalise_name
-from clearance.core.policy import waiver_roles
+from clearance.core.policy import max_waiver, waiver_roles
 from clearance.core.results import ApprovalRecord, WaiverRecord
 from clearance.core.signoffs import unwaivable, waiver_problem
 from clearance.errors import IntegrityError
+from clearance.signing.statements import statement_subject
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from clearance.services.plans import LoadedPlan
     from clearance.store.records import CandidateRecord, EvidenceRecord, WaiverRow
-
-DEFAULT_MAX_WAIVER = "90d"
 
 
 @dataclass
@@ -131,7 +129,7 @@ def verified_records(
         out.approvals.append(record)
 
     policy = loaded.policy
-    max_waiver = parse_duration(policy.max_waiver if policy else DEFAULT_MAX_WAIVER)
+    longest = max_waiver(policy)
     blocked = unwaivable(plan, loaded.policy_ids)
     rows = repo.waivers_of(conn, candidate.digest)
     revoked = _revoked(conn, rows, log, candidate.digest, keys)
@@ -151,7 +149,7 @@ def verified_records(
                 unwaivable_ids=blocked,
                 signed_at=w.created_at,
                 expires_at=w.expires_at,
-                max_duration=max_waiver,
+                max_duration=longest,
             )
         if note is not None:
             out.void_waivers.setdefault(w.criterion_id, []).append(
@@ -185,7 +183,7 @@ def _attestation_problem(
     except IntegrityError as exc:
         return exc.message
     pred = stmt["predicate"]
-    subject = "sha256:" + stmt["subject"][0]["digest"]["sha256"]
+    subject = statement_subject(stmt)
     said = (subject, pred.get("criterion"), pred.get("name"), pred.get("digest"), pred.get("role"))
     if said != (row.candidate, row.criterion_id, row.name, row.digest, row.role):
         return "the signed statement is about other evidence"
@@ -207,7 +205,7 @@ def _approval(
         raise IntegrityError("has no signed statement")
     person, stmt, at, _ = signer_of(conn, signed.envelope, APPROVAL_V1, keys)
     pred = stmt["predicate"]
-    subject = "sha256:" + stmt["subject"][0]["digest"]["sha256"]
+    subject = statement_subject(stmt)
     if subject != signed.record.candidate:
         raise IntegrityError(f"its statement is for candidate {subject[:19]}…, not its row's")
     if (pred.get("system"), pred.get("version")) != (system_id, version):
@@ -245,7 +243,7 @@ def _waiver_note(
     except IntegrityError as exc:
         return exc.message
     pred = stmt["predicate"]
-    subject = "sha256:" + stmt["subject"][0]["digest"]["sha256"]
+    subject = statement_subject(stmt)
     try:
         expires = from_time(str(pred.get("expires")))
     except ValueError:

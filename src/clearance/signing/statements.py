@@ -70,6 +70,11 @@ def sign_statement(stmt: dict[str, Any], key: SigningKey) -> dict[str, Any]:
     return result
 
 
+def statement_subject(stmt: Mapping[str, Any]) -> str:
+    """ "sha256:<hex>" of a verified statement's first subject: what it is about."""
+    return "sha256:" + str(stmt["subject"][0]["digest"]["sha256"])
+
+
 def envelope_digest(envelope: Mapping[str, Any]) -> str:
     """ "sha256:<hex>" of the envelope's canonical JSON: how other attestations reference it."""
     return json_digest(dict(envelope))

@@ -82,7 +82,8 @@ def migrate(engine: Engine) -> None:
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
-    """One unit of work: commits when the block succeeds, rolls back when it raises."""
+    """One transaction: commits when the block succeeds, rolls back when it raises; SQLite
+    takes its write lock at the start (BEGIN IMMEDIATE). Services use `uow.unit_of_work`."""
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -99,20 +99,13 @@ class UnitOfWork:
 def unit_of_work(engine: Engine, clock: Callable[[], datetime]) -> Iterator[UnitOfWork]:
     """One write transaction; driver errors come out as StoreError (transient ones as
     TransientStoreError), conflicting inserts as ConflictError."""
+    from clearance.store.db import transaction
+
     try:
-        with engine.connect() as conn:
-            if engine.dialect.name == "sqlite":
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                try:
-                    yield UnitOfWork(conn, clock)
-                except BaseException:
-                    conn.exec_driver_sql("ROLLBACK")
-                    raise
-                conn.exec_driver_sql("COMMIT")
-                return
-            with conn.begin():
+        with transaction(engine) as conn:
+            if engine.dialect.name == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(WRITE_LOCK)))
-                yield UnitOfWork(conn, clock)
+            yield UnitOfWork(conn, clock)
     except sa.exc.IntegrityError as exc:
         raise ConflictError(
             f"this write conflicts with a record already stored ({_first_line(exc.orig)}); "

@@ -9,6 +9,8 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
+from clearance.store.migrations.insert_only import forbid_changes
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -163,22 +165,7 @@ def _forbid_changes() -> None:
             "CREATE FUNCTION clearance_insert_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
             "BEGIN RAISE EXCEPTION 'clearance: % is insert-only', TG_TABLE_NAME; END $$"
         )
-        for table in RECORDS:
-            op.execute(
-                f"CREATE TRIGGER {table}_insert_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION clearance_insert_only()"
-            )
-            op.execute(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION clearance_insert_only()"
-            )
-        return
-    for table in RECORDS:
-        for action in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, 'clearance: {table} is insert-only'); END"
-            )
+    forbid_changes(RECORDS)
 
 
 def downgrade() -> None:

@@ -8,6 +8,8 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
+from clearance.store.migrations.insert_only import forbid_changes
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -95,27 +97,7 @@ def upgrade() -> None:
         sa.Column("created_at", TIME, nullable=False),
     )
     op.create_index("ix_attestations_candidate", "attestations", ["candidate"])
-    _forbid_changes()
-
-
-def _forbid_changes() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for table in RECORDS:
-            op.execute(
-                f"CREATE TRIGGER {table}_insert_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION clearance_insert_only()"
-            )
-            op.execute(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION clearance_insert_only()"
-            )
-        return
-    for table in RECORDS:
-        for action in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, 'clearance: {table} is insert-only'); END"
-            )
+    forbid_changes(RECORDS)
 
 
 def downgrade() -> None:

@@ -8,6 +8,8 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
+from clearance.store.migrations.insert_only import forbid_changes
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -44,23 +46,7 @@ def upgrade() -> None:
         sa.Column("envelope", sa.Text, nullable=False),
         sa.Column("created_at", TIME, nullable=False),
     )
-    if op.get_bind().dialect.name == "postgresql":
-        for table in RECORDS:
-            op.execute(
-                f"CREATE TRIGGER {table}_insert_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION clearance_insert_only()"
-            )
-            op.execute(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION clearance_insert_only()"
-            )
-        return
-    for table in RECORDS:
-        for action in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, 'clearance: {table} is insert-only'); END"
-            )
+    forbid_changes(RECORDS)
 
 
 def downgrade() -> None:
