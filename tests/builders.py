@@ -316,3 +316,29 @@ def export(ws: Any, local: Any, out: Path, person: str | None = None) -> Any:
 
     me = acting(ws, person)
     return export_pack(ws, me.principal("pack.export"), me.candidate(local), out)
+
+
+def released_pack(top: Path) -> tuple[Path, dict[str, bytes], Any, bytes]:
+    """A released candidate's exported pack under `top`: (pack, its files, the checkpoint an
+    auditor kept at release, the workspace's public key)."""
+    import zipfile
+
+    from clearance.services.log import latest
+
+    ws = open_workspace(top / ".clearance")
+    register_signers(ws)
+    local = load(ws, write_plan_folder(top / "p"))
+    submit(ws, local, "alice@example.com", "First")
+    check(ws, local)
+    attest(ws, local, "uat", local.resolve("docs/uat.md"), "carol@example.com", "product-owner")
+    signoff(ws, local, "model-risk", "dana@example.com", "approve", "ok")
+    signoff(ws, local, "eng-manager", "erik@example.com", "approve", "ok")
+    release(ws, local)
+    kept = latest(ws)
+    pack = top / "pack.zip"
+    export(ws, local, pack)
+    with zipfile.ZipFile(pack) as zf:
+        files = {n: zf.read(n) for n in zf.namelist()}
+    key = ws.signing_key.public_raw
+    ws.close()
+    return pack, files, kept, key

@@ -26,21 +26,9 @@ from clearance.core.merkle import inclusion_proof, leaf_hash, root
 from clearance.errors import IntegrityError, UsageError
 from clearance.exports.packsigned import verify_signed
 from clearance.exports.packverify import _FolderPack, examine_pack, verify_pack
-from clearance.services.log import latest
 from clearance.signing import SigningKey, b64
 from clearance.signing.statements import public_key_pem, sign_statement
-from tests.builders import (
-    attest,
-    check,
-    export,
-    load,
-    open_workspace,
-    register_signers,
-    release,
-    signoff,
-    submit,
-    write_plan_folder,
-)
+from tests.builders import released_pack
 
 Files = dict[str, bytes]
 ATTACKER = SigningKey.generate()
@@ -60,24 +48,7 @@ class Made(NamedTuple):
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> Made:
     """A released candidate's pack, the checkpoint an auditor kept, the workspace's key."""
-    top = tmp_path_factory.mktemp("trust")
-    ws = open_workspace(top / ".clearance")
-    register_signers(ws)
-    local = load(ws, write_plan_folder(top / "p"))
-    submit(ws, local, "alice@example.com", "First")
-    check(ws, local)
-    attest(ws, local, "uat", local.resolve("docs/uat.md"), "carol@example.com", "product-owner")
-    signoff(ws, local, "model-risk", "dana@example.com", "approve", "ok")
-    signoff(ws, local, "eng-manager", "erik@example.com", "approve", "ok")
-    release(ws, local)
-    kept = latest(ws)
-    pack = top / "pack.zip"
-    export(ws, local, pack)
-    with zipfile.ZipFile(pack) as zf:
-        files = {n: zf.read(n) for n in zf.namelist()}
-    key = ws.signing_key.public_raw
-    ws.close()
-    return Made(pack, files, kept, key)
+    return Made(*released_pack(tmp_path_factory.mktemp("trust")))
 
 
 def zipped(path: Path, files: Files) -> Path:

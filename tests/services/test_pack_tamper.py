@@ -16,20 +16,8 @@ from clearance.core.checkpoint import Checkpoint, checkpoint_message
 from clearance.core.digest import canonical_json
 from clearance.core.merkle import leaf_hash, root
 from clearance.exports.pack import verify_pack
-from clearance.services.log import latest
 from clearance.signing import SigningKey, b64
-from tests.builders import (
-    attest,
-    check,
-    export,
-    load,
-    open_workspace,
-    register_signers,
-    release,
-    signoff,
-    submit,
-    write_plan_folder,
-)
+from tests.builders import released_pack
 
 Files = dict[str, bytes]
 Exported = tuple[Files, Checkpoint, bytes]
@@ -38,23 +26,7 @@ Exported = tuple[Files, Checkpoint, bytes]
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     """The files of an exported pack, a checkpoint kept at release, the workspace's key."""
-    root_dir = tmp_path_factory.mktemp("pack")
-    ws = open_workspace(root_dir / ".clearance")
-    register_signers(ws)
-    local = load(ws, write_plan_folder(root_dir / "p"))
-    submit(ws, local, "alice@example.com", "First")
-    check(ws, local)
-    attest(ws, local, "uat", local.resolve("docs/uat.md"), "carol@example.com", "product-owner")
-    signoff(ws, local, "model-risk", "dana@example.com", "approve", "ok")
-    signoff(ws, local, "eng-manager", "erik@example.com", "approve", "ok")
-    release(ws, local)
-    kept = latest(ws)
-    pack = root_dir / "pack.zip"
-    export(ws, local, pack)
-    with zipfile.ZipFile(pack) as zf:
-        files = {n: zf.read(n) for n in zf.namelist()}
-    key = ws.signing_key.public_raw
-    ws.close()
+    _, files, kept, key = released_pack(tmp_path_factory.mktemp("pack"))
     return files, kept, key
 
 
