@@ -14,6 +14,16 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
+# The scanners the findings tests run (Semgrep, Checkov, Bandit) pin versions of the
+# project's own dependencies, so they live in an environment of their own.
+SCANNERS := .venv-scanners
+SCANNERS_STAMP := $(SCANNERS)/.installed-$(shell cat tests/scanners/requirements.txt | cksum | cut -d' ' -f1)
+
+$(SCANNERS_STAMP): tests/scanners/requirements.txt
+	$(PY) -m venv $(SCANNERS)
+	$(SCANNERS)/bin/python -m pip install -q -r tests/scanners/requirements.txt
+	rm -f $(SCANNERS)/.installed-* && touch $@
+
 demo: $(STAMP)
 	$(BIN)/clearance demo $(DIR)
 
@@ -26,8 +36,8 @@ typecheck: $(STAMP)
 
 # One worker per core (pytest-xdist). PostgreSQL runs use CLEARANCE_TEST_DATABASE_URL, else a
 # throwaway server that tests/conftest.py starts once and stops at the end.
-unit: $(STAMP)
-	$(BIN)/python -m pytest -n auto
+unit: $(STAMP) $(SCANNERS_STAMP)
+	CLEARANCE_REQUIRE_SCANNERS=1 $(BIN)/python -m pytest -n auto
 
 test: lint typecheck unit
 
@@ -38,4 +48,4 @@ soak: $(STAMP)
 	CLEARANCE_SOAK=1 $(BIN)/python -m pytest -m soak tests
 
 clean:
-	rm -rf $(VENV) clearance-demo .clearance bench/results.json
+	rm -rf $(VENV) $(SCANNERS) clearance-demo .clearance bench/results.json

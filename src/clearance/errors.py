@@ -8,6 +8,8 @@
     ├── ConflictError              contradicts recorded state (releasing a NO-GO)   exit 1
     ├── IntegrityError             a digest, signature or log that does not verify  exit 3
     ├── ForbiddenError             the acting person may not do this                 exit 77
+    │   └── AuthenticationError    no valid API token (missing, unknown, expired)    exit 77
+    ├── UnreachableError           the server cannot be reached (remote CLI)         exit 69
     └── StoreError                 the database cannot be opened or migrated
 
 The CLI maps `exit_code`, the API will map `http_status`; messages say what to do next.
@@ -101,6 +103,21 @@ class ForbiddenError(ClearanceError):
     code = "forbidden"
     exit_code = 77
     http_status = 403
+
+
+class AuthenticationError(ForbiddenError):
+    """No valid credentials: an API token missing, unknown, expired or revoked (HTTP 401)."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class UnreachableError(ClearanceError):
+    """The Clearance server cannot be reached (sysexits EX_UNAVAILABLE)."""
+
+    code = "unreachable"
+    exit_code = 69
+    http_status = 503
 
 
 class StoreError(ClearanceError):

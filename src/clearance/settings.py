@@ -31,6 +31,15 @@ class Settings:
     identity: Path | None = None
     #: where `init` keeps the key pairs it generates for people (outside any workspace)
     home: Path = field(default_factory=lambda: Path.home() / ".config" / "clearance")
+    #: a team deployment's blob store: `file:///path` or `s3://bucket/prefix`
+    blob_url: str | None = None
+    #: the endpoint of S3-compatible storage (MinIO, Ceph, a local test server)
+    s3_endpoint: str | None = None
+    #: the Clearance server the CLI talks to instead of a local workspace, and its token
+    server: str | None = None
+    token: str | None = None
+    #: the largest evidence file the server accepts in one upload
+    max_upload_bytes: int = 4 << 30
 
     @classmethod
     def from_env(
@@ -54,8 +63,20 @@ class Settings:
             workspace_key_file=Path(key_file).absolute() if key_file else None,
             workspace_key_pem=env.get("CLEARANCE_WORKSPACE_KEY_PEM") or None,
             identity=Path(identity).absolute() if identity else None,
-            **({"home": Path(home).absolute()} if home else {}),
+            blob_url=env.get("CLEARANCE_BLOB_URL") or None,
+            s3_endpoint=env.get("CLEARANCE_S3_ENDPOINT_URL") or None,
+            server=env.get("CLEARANCE_SERVER") or None,
+            token=env.get("CLEARANCE_TOKEN") or None,
+            max_upload_bytes=_size(env["CLEARANCE_MAX_UPLOAD_BYTES"])
+            if env.get("CLEARANCE_MAX_UPLOAD_BYTES")
+            else cls.max_upload_bytes,
+            home=Path(home).absolute() if home else Path.home() / ".config" / "clearance",
         )
+
+    @property
+    def team(self) -> bool:
+        """A team deployment: its own database and blob store, no workspace folder needed."""
+        return self.database_url is not None and self.blob_url is not None
 
     @property
     def key_path(self) -> Path:
@@ -77,3 +98,15 @@ class Settings:
     @property
     def url(self) -> str:
         return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+
+def _size(text: str) -> int:
+    from clearance.errors import UsageError
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"CLEARANCE_MAX_UPLOAD_BYTES={text!r}: give a number of bytes") from None
+    if value <= 0:
+        raise UsageError("CLEARANCE_MAX_UPLOAD_BYTES must be positive")
+    return value

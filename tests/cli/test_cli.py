@@ -350,6 +350,9 @@ def test_every_command_documents_an_example(tmp_path: Path) -> None:
         "withdraw",
         "waive",
         "waiver revoke",
+        "finding list",
+        "finding accept",
+        "acknowledge",
         "db upgrade",
         "people add",
         "people grant",
@@ -363,6 +366,10 @@ def test_every_command_documents_an_example(tmp_path: Path) -> None:
         "policy show",
         "attestation export",
         "attestation verify",
+        "serve",
+        "tokens create",
+        "tokens list",
+        "tokens revoke",
     ]
     assert {c.split()[0] for c in leaves} == set(COMMANDS)
     for command in leaves:

@@ -67,7 +67,7 @@ def test_valid_plan_parses() -> None:
             "kind: metric",
             "kind: metrik",
             'plan.yaml:14:5: criteria[0]: unknown kind "metrik"; expected one of: metric, tests, '
-            "evidence, environment, risk, approval, change, rollback, stakeholders",
+            "evidence, environment, risk, approval, change, rollback, stakeholders, findings",
         ),
         (
             'version: "2.4.0"\n  source',

@@ -336,4 +336,5 @@ def test_an_action_as_json_has_every_field() -> None:
         "role": "product-owner",
         "person": None,
         "field": None,
+        "about": None,
     }

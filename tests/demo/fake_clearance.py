@@ -1,9 +1,10 @@
 """A stand-in for the `clearance` command, for testing the demo's story without the CLI:
 it logs each call, writes the files `env capture`, `keys generate`, `keys workspace` and
-`attestation export` would, answers `check` with NO-GO until the UAT report and both
-sign-offs were recorded, and refuses what the real command refuses: evidence and sign-offs
-without `--identity` (77), sign-offs not preceded by a check of the evidence as it stands,
-and verifying without a key to trust (2)."""
+`attestation export` would, answers `check` with NO-GO until the UAT report, the accepted
+finding, the acknowledgement and both sign-offs were recorded, and refuses what the real
+command refuses: evidence, sign-offs, acceptances and acknowledgements without `--identity`
+(77), sign-offs not preceded by a check of the evidence as it stands, and verifying without
+a key to trust (2)."""
 
 import json
 import os
@@ -11,7 +12,9 @@ import platform
 import sys
 from pathlib import Path
 
-SIGNED = {"evidence", "approve", "reject"}
+SIGNED = {"evidence", "approve", "reject", "finding", "acknowledge"}
+#: what `check` waits for before it answers GO
+NEEDED = {"evidence", "approve", "finding", "acknowledge"}
 #: calls after which the evidence a sign-off is bound to must be checked again
 CHANGES = {"plan submit", "evidence add"}
 
@@ -82,9 +85,9 @@ def main(argv: list[str]) -> int:
         print("error: signature does not verify")
         return 3
     if args[0] == "check":
-        done = {command(c["args"])[0][0] for c in calls} & {"evidence", "approve"}
+        done = {command(c["args"])[0][0] for c in calls} & NEEDED
         approvals = sum(1 for c in calls if command(c["args"])[0][0] == "approve")
-        if done == {"evidence", "approve"} and approvals >= 2:
+        if done == NEEDED and approvals >= 2:
             print("GO")
             return 0
         print("NO-GO: uat pending (no evidence attached); signoff pending (0 of 2 roles)")

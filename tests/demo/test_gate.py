@@ -3,7 +3,7 @@ testing and sign-offs, GO once those are recorded. (Pure core; no CLI, no worksp
 
 import json
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,15 @@ import yaml
 
 from clearance.core.decision import evaluate_release
 from clearance.core.loader import parse_plan
-from clearance.core.results import ApprovalRecord, EvaluationContext, EvidenceItem, TestReport
+from clearance.core.results import (
+    AcceptanceRecord,
+    AcknowledgementRecord,
+    ApprovalRecord,
+    EvaluationContext,
+    EvidenceItem,
+    TestReport,
+)
+from clearance.integrations.findings import parse_findings
 
 CANDIDATE = "sha256:" + "c" * 64
 NOW = datetime.now(UTC)
@@ -22,13 +30,15 @@ def _parsed(path: Path, fmt: str):
         suite = ET.parse(path).getroot().find("testsuite")
         counts = [int(suite.get(k)) for k in ("tests", "failures", "errors", "skipped")]
         return TestReport(*counts)
+    if fmt == "findings":
+        return parse_findings(path.name, path.read_bytes())
     if fmt == "document":
         text = path.read_text()
         return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     return None
 
 
-def _context(root: Path, extra=None, approvals=()) -> EvaluationContext:
+def _context(root: Path, extra=None, approvals=(), **signed) -> EvaluationContext:
     plan = parse_plan((root / "plan.yaml").read_text(), "plan.yaml")
     evidence = {}
     for criterion in plan.criteria:
@@ -51,6 +61,7 @@ def _context(root: Path, extra=None, approvals=()) -> EvaluationContext:
         evidence=evidence,
         approvals=tuple(approvals),
         authors=frozenset({"alice@example.com"}),
+        **signed,
     )
 
 
@@ -61,11 +72,20 @@ def demo_folder(story) -> Path:
     return directory
 
 
-def test_first_check_is_no_go_for_user_testing_and_sign_offs_only(demo_folder):
+def test_first_check_is_no_go_for_people_and_the_scan_finding_only(demo_folder):
+    """User testing, the acknowledgement and the sign-offs wait for people; Bandit's one
+    medium finding fails the scan until someone accepts it."""
     evaluation = evaluate_release(_context(demo_folder))
     assert evaluation.decision == "NO-GO"
-    assert {r.id for r in evaluation.blocking()} == {"uat", "signoff"}
-    assert all(r.status.value == "pending" for r in evaluation.blocking())
+    statuses = {r.id: r.status.value for r in evaluation.blocking()}
+    assert statuses == {
+        "uat": "pending",
+        "code-scan": "failed",
+        "stakeholders": "pending",
+        "signoff": "pending",
+    }
+    scan = next(r for r in evaluation.results if r.id == "code-scan")
+    assert scan.reason.startswith("1 open medium finding where none is allowed: B301 at ")
 
 
 def test_check_is_go_once_uat_is_attested_and_both_roles_signed(demo_folder):
@@ -80,6 +100,23 @@ def test_check_is_go_once_uat_is_attested_and_both_roles_signed(demo_folder):
         ApprovalRecord("dana@example.com", "model-risk", "approve", CANDIDATE, NOW),
         ApprovalRecord("erik@example.com", "eng-manager", "approve", CANDIDATE, NOW),
     ]
-    evaluation = evaluate_release(_context(demo_folder, {"uat": uat}, approvals))
+    scan = parse_findings("bandit.sarif", (demo_folder / "reports/bandit.sarif").read_bytes())
+    b301 = next(f for f in scan.findings if f.rule == "B301")
+    accepted = AcceptanceRecord(
+        "code-scan", "rule", "B301", b301.location, "sam@example.com", "security",
+        "Only the released model file is unpickled", CANDIDATE, NOW, NOW + timedelta(days=30),
+    )  # fmt: skip
+    patients = next(p for p in parse_plan((demo_folder / "plan.yaml").read_text(), "p")
+                    .interested_parties if p.acknowledged_by)  # fmt: skip
+    acknowledged = AcknowledgementRecord(
+        patients.name, patients.text_digest(), "paula@example.com", "patients-representative",
+        CANDIDATE, NOW,
+    )  # fmt: skip
+    evaluation = evaluate_release(
+        _context(
+            demo_folder, {"uat": uat}, approvals,
+            acceptances=[accepted], acknowledgements=[acknowledged],
+        )
+    )  # fmt: skip
     assert evaluation.decision == "GO", [r.reason for r in evaluation.blocking()]
     assert all(r.status.value == "passed" for r in evaluation.results)

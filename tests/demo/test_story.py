@@ -51,9 +51,14 @@ def test_story_runs_the_commands_in_order_in_its_workspace(story):
         "env capture",
         "init",
         "env declare",
+        "policy set",
         "plan validate",
         "plan submit",
         "check plan.yaml",
+        "keys generate",
+        "people add",
+        "keys generate",
+        "people add",
         "keys generate",
         "people add",
         "keys generate",
@@ -67,6 +72,8 @@ def test_story_runs_the_commands_in_order_in_its_workspace(story):
         "plan submit",
         "evidence add",
         "check plan.yaml",
+        "finding accept",
+        "acknowledge plan.yaml",
         "approve plan.yaml",
         "approve plan.yaml",
         "check plan.yaml",
@@ -93,12 +100,16 @@ def test_story_signs_as_each_person_with_their_own_key(story):
         ("dana@example.com", "model-risk", "keys/dana.pem.pub"),
         ("erik@example.com", "eng-manager", "keys/erik.pem.pub"),
         ("carol@example.com", "product-owner", "keys/carol.pem.pub"),
+        ("sam@example.com", "security", "keys/sam.pem.pub"),
+        ("paula@example.com", "patients-representative", "keys/paula.pem.pub"),
     ]
     signed = [(_command(c)[0], c["identity"]) for c in calls if c["identity"] is not None]
     assert signed == [
         ("evidence", "keys/carol.pem"),
         ("reject", "keys/dana.pem"),
         ("evidence", "keys/carol.pem"),
+        ("finding", "keys/sam.pem"),
+        ("acknowledge", "keys/paula.pem"),
         ("approve", "keys/dana.pem"),
         ("approve", "keys/erik.pem"),
     ]
@@ -131,11 +142,30 @@ def test_story_leaves_a_valid_plan_and_its_files(story):
     for path in ("models/model.pkl", "eval/metrics.json", "reports/junit.xml",
                  "env/staging.json", "env/production.yaml", "risks.yaml",
                  "docs/rollback.md", "docs/rollback-rehearsal.json", "change/CHG0042.json",
-                 "docs/uat-report.md", "service/score.py", MARKER):  # fmt: skip
+                 "docs/uat-report.md", "service/score.py", "reports/bandit.sarif",
+                 "policy.yaml", MARKER):  # fmt: skip
         assert (directory / path).is_file(), path
     assert json.loads((directory / "env/staging.json").read_text())["hosting"] == "on-prem"
     assert "{{" not in (directory / "risks.yaml").read_text()
     assert plan.criterion("environments").acknowledge
+    assert plan.interested_parties[0].acknowledged_by == "patients-representative"
+
+
+def test_story_scans_the_scoring_service_and_accepts_its_finding_with_an_expiry(story):
+    """Bandit writes the SARIF the plan names; security accepts the one finding it reports,
+    named as the report names it, with an expiry; the patients' representative acknowledges
+    their party by its name in the plan."""
+    directory, _, lines = story
+    assert "$ bandit -r service -f sarif -o reports/bandit.sarif --exit-zero -q" in lines
+    report = json.loads((directory / "reports/bandit.sarif").read_text())
+    b301 = next(r for r in report["runs"][0]["results"] if r["ruleId"] == "B301")
+    line = b301["locations"][0]["physicalLocation"]["region"]["startLine"]
+    accepted = next(_command(c) for c in _calls(directory) if _command(c)[0] == "finding")
+    assert accepted[accepted.index("--location") + 1] == f"service/score.py:{line}"
+    assert accepted[accepted.index("--role") + 1] == "security"
+    assert accepted[accepted.index("--expires") + 1] == "30d"
+    party = next(_command(c) for c in _calls(directory) if _command(c)[0] == "acknowledge")
+    assert party[party.index("--party") + 1] == "Patients with type 2 diabetes"
 
 
 def test_non_empty_folder_without_marker_is_refused(tmp_path: Path):

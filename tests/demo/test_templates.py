@@ -13,7 +13,15 @@ from clearance.errors import UsageError
 from clearance.templates import TEMPLATES, template_files
 
 # Files a plan names that the user's pipeline produces, so no template ships them.
-PRODUCED = {"eval/metrics.json", "reports/junit.xml", "env/staging.json", "models/model.pkl"}
+PRODUCED = {
+    "eval/metrics.json",
+    "reports/junit.xml",
+    "env/staging.json",
+    "models/model.pkl",
+    "reports/bandit.sarif",
+    "reports/pip-audit.json",
+    "reports/semgrep.sarif",
+}
 CONTROL_BY_KIND = {
     "metric": "B.6.2.5-performance",
     "tests": "B.6.2.5-verification-validation",
@@ -23,6 +31,7 @@ CONTROL_BY_KIND = {
     "change": "change-management",
     "risk": "risk-mitigations",
     "stakeholders": "B.6.2.5-interested-parties",
+    "findings": "B.6.2.5-verification-validation",
 }
 
 

@@ -229,3 +229,51 @@ def _seed(conn) -> None:
             waiver_id=waiver, person="p", reason="r", envelope="{}", created_at=t
         )
     )
+    conn.execute(
+        tables.api_tokens.insert().values(
+            name="ci",
+            person="p",
+            scopes="[]",
+            token_hash="0" * 64,
+            created_by="a",
+            created_at=t,
+            expires_at=t,
+        )
+    )
+    token = conn.execute(sa.select(tables.api_tokens.c.id)).scalar()
+    conn.execute(tables.token_revocations.insert().values(token_id=token, by="a", at=t))
+    conn.execute(
+        tables.idempotent_responses.insert().values(
+            caller="p", key="k", request=d, status=201, body="{}", created_at=t
+        )
+    )
+    conn.execute(
+        tables.finding_acceptances.insert().values(
+            candidate=d,
+            system_id="s",
+            criterion_id="c",
+            scope="rule",
+            finding="B301",
+            place="app.py:3",
+            person="p",
+            role="r",
+            justification="j",
+            expires_at=t,
+            envelope="{}",
+            created_at=t,
+        )
+    )
+    conn.execute(
+        tables.acknowledgements.insert().values(
+            candidate=d,
+            system_id="s",
+            version="1",
+            party="Patients",
+            party_digest=d,
+            person="p",
+            role="r",
+            comment="",
+            envelope="{}",
+            created_at=t,
+        )
+    )

@@ -21,14 +21,12 @@ def _sign(
     key_file: str | None,
     decision: Literal["approve", "reject", "withdraw"],
 ) -> None:
-    from clearance.services.approvals import sign
-
     me = client(ctx, key_file)
-    recorded = sign(me.ws, me.approval(me.plan(Path(plan)), role, decision, comment))
+    candidate = me.sign_off(me.plan(Path(plan)), role, decision, comment)
     verb = {"approve": "Approved", "reject": "Rejected", "withdraw": "Withdrew the rejection of"}
     console().print(
-        f"{verb[decision]} candidate {short(recorded.approval.candidate)} as {role} "
-        f"({recorded.approval.person}); signed statement recorded."
+        f"{verb[decision]} candidate {short(candidate)} as {role} "
+        f"({me.me.name}); signed statement recorded."
     )
 
 
@@ -110,17 +108,15 @@ def waive(
     """
     from clearance.core.durations import parse_expiry
     from clearance.errors import UsageError
-    from clearance.services.approvals import waive as record_waiver
     from clearance.store.records import to_time
 
     me = client(ctx, key_file)
     local = me.plan(Path(plan))
     try:
-        until = parse_expiry(expires, me.ws.clock())
+        until = parse_expiry(expires, me.clock())
     except ValueError as exc:
         raise UsageError(f"--expires: {exc}") from None
-    candidate = me.recorded_candidate(local)
-    record_waiver(me.ws, me.waiver(local, criterion, role, message, until))
+    candidate = me.waive(local, criterion, role, message, until)
     console().print(
         f"Waived {criterion} for candidate {short(candidate)} ({me.me.name}, {role}) "
         f"until {to_time(until)[:16].replace('T', ' ')} UTC."
@@ -148,14 +144,6 @@ def revoke(
     Example:
       clearance waiver revoke plan.yaml --criterion f1 -m "New labels arrived"
     """
-    from clearance.errors import NotFoundError
-    from clearance.services.approvals import revoke_waiver, waivers_of
-
     me = client(ctx, key_file)
-    local = me.plan(Path(plan))
-    candidate = me.recorded_candidate(local)
-    waivers = waivers_of(me.ws, candidate, criterion)
-    if not waivers:
-        raise NotFoundError(f"no waiver of {criterion} on candidate {short(candidate)}")
-    revoke_waiver(me.ws, me.revocation(local, waivers[-1].envelope, criterion, message))
-    console().print(f"Revoked the waiver of {criterion} by {waivers[-1].person}.")
+    person = me.revoke_waiver(me.plan(Path(plan)), criterion, message)
+    console().print(f"Revoked the waiver of {criterion} by {person}.")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from clearance.cli.output import client, console, key_option, workspace
+from clearance.cli.output import console, key_option, local_client, workspace
 
 
 @click.group()
@@ -73,7 +73,7 @@ def declare(ctx: click.Context, name: str, description: str, key_file: str | Non
     """
     from clearance.services.policy import declare_target
 
-    me = client(ctx, key_file)
+    me = local_client(ctx, key_file)
     envelope = me.admin_statement("target.declare", {"name": name, "description": description})
     declared, new = declare_target(me.ws, envelope)
     console().print(f"{'Declared' if new else 'Already declared:'} target environment {declared}")

@@ -50,27 +50,10 @@ def add(
       clearance evidence add docs/uat-report.md --plan plan.yaml --criterion uat \\
           --role product-owner
     """
-    from clearance.services.evidence import add_evidence, criterion_of
-
     me = client(ctx, key_file)
     local = me.plan(Path(plan_path))
-    criterion_of(local.loaded, criterion)
-    digests = me.digests(local)
     with progress() as bar:
-        blob = me.store_file(Path(file), criterion, bar)
-    name = Path(file).name
-    attestation = me.attestation(local, criterion, name, blob, role) if role else None
-    attached = add_evidence(
-        me.ws,
-        None if attestation is not None else me.principal("evidence.add"),
-        local.loaded,
-        digests,
-        criterion,
-        name,
-        blob,
-        source=source,
-        attestation=attestation,
-    )
+        attached = me.add_evidence(local, criterion, Path(file), role, source, bar)
     state = "Attached" if attached.new else "Already attached:"
     by = f", attested as {role} by {me.me.name}" if role else ""
     console().print(

@@ -49,16 +49,11 @@ def check(ctx: click.Context, plan: str, fmt: str, key_file: str | None) -> None
     Example:
       clearance check plan.yaml --format json
     """
-    from clearance.services.gate import check as run_check
-
     me = client(ctx, key_file)
     local = me.plan(Path(plan))
     loaded = local.loaded
-    digests = me.digests(local)
     with progress() as bar:
-        stored = me.store_named_files(local, bar)
-    checked = run_check(me.ws, me.principal("check"), loaded, digests, stored)
-    evaluation = checked.evaluation
+        evaluation = me.check(local, bar).evaluation
     if fmt == "json":
         click.echo(json.dumps(evaluation.as_json(), indent=2))
     elif fmt == "junit":

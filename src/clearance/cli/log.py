@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from clearance.cli.output import console, workspace
+from clearance.cli.output import client, console, workspace
 
 
 @click.group()
@@ -26,9 +26,7 @@ def checkpoint(ctx: click.Context, output: str | None) -> None:
     Example:
       clearance log checkpoint -o checkpoint-2026-11-27.json
     """
-    from clearance.services.log import latest
-
-    text = json.dumps(latest(workspace(ctx)).as_json(), indent=2)
+    text = json.dumps(client(ctx).log_checkpoint().as_json(), indent=2)
     if output:
         Path(output).write_text(text + "\n")
     click.echo(text)
@@ -52,7 +50,6 @@ def verify(ctx: click.Context, since_file: str | None) -> None:
     """
     from clearance.core.checkpoint import Checkpoint
     from clearance.errors import IntegrityError, UsageError
-    from clearance.services.log import verify_log
 
     since = None
     if since_file:
@@ -60,7 +57,7 @@ def verify(ctx: click.Context, since_file: str | None) -> None:
             since = Checkpoint.from_json(json.loads(Path(since_file).read_text()))
         except ValueError as exc:
             raise UsageError(f"{since_file}: {exc}") from None
-    report = verify_log(workspace(ctx), since)
+    report = client(ctx).log_verify(since)
     if report.failures:
         raise IntegrityError("the audit log does not verify:", report.failures)
     kept = f"; it contains the kept checkpoint of size {since.size}" if since else ""
@@ -79,9 +76,7 @@ def prove(ctx: click.Context, event: int) -> None:
     Example:
       clearance log prove 42 > proof-42.json
     """
-    from clearance.services.log import prove as make_proof
-
-    click.echo(json.dumps(make_proof(workspace(ctx), event).as_json(), indent=2))
+    click.echo(json.dumps(client(ctx).log_prove(event), indent=2))
 
 
 @log.command()

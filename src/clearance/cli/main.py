@@ -42,8 +42,18 @@ COMMANDS = {
     "verify": ("clearance.cli.workspace:verify", "Re-hash the workspace's records and blobs."),
     "db": ("clearance.cli.workspace:db", "The workspace database: schema upgrades."),
     "waiver": ("clearance.cli.approvals:waiver", "Revoke waivers."),
+    "finding": (
+        "clearance.cli.findings:finding",
+        "Scanner findings of a criterion: list them, accept one.",
+    ),
+    "acknowledge": (
+        "clearance.cli.findings:acknowledge",
+        "Acknowledge an interested party's impact and consideration.",
+    ),
     "log": ("clearance.cli.log:log", "The audit log: checkpoints, verification, proofs."),
     "demo": ("clearance.cli.demo:demo", "Run the end-to-end demo in a new folder."),
+    "serve": ("clearance.cli.server:serve", "Serve the REST API (a workspace or a team)."),
+    "tokens": ("clearance.cli.server:tokens", "API tokens: create, list, revoke."),
 }
 
 
@@ -87,6 +97,12 @@ class LazyGroup(click.Group):
     help="Your private key: who acts (default: the identity `init` made here).",
 )
 @click.option(
+    "--server",
+    metavar="URL",
+    help="Act on a Clearance server instead of a local workspace (CLEARANCE_SERVER); the "
+    "token is read from CLEARANCE_TOKEN.",
+)
+@click.option(
     "--receipt",
     type=click.Path(dir_okay=False),
     help="Write the receipt of this command's write (event index + signed checkpoint) to FILE.",
@@ -94,14 +110,18 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="clearance")
 @click.pass_context
 def cli(
-    ctx: click.Context, workspace: str | None, identity: str | None, receipt: str | None
+    ctx: click.Context,
+    workspace: str | None,
+    identity: str | None,
+    server: str | None,
+    receipt: str | None,
 ) -> None:
     """Clearance: deployment plans as code, a release gate that decides from evidence,
     sign-offs bound to what they approve, and audit packs anyone can verify.
 
     \b
     Exit codes: 0 GO or success, 1 NO-GO, 2 bad input, 3 integrity failure,
-    77 not permitted.
+    69 server unreachable, 77 not permitted (or no valid API token).
     Start with:  clearance init --template tabular-classifier
     """
     import dataclasses
@@ -111,6 +131,8 @@ def cli(
     settings = Settings.from_env(workspace=Path(workspace) if workspace else None)
     if identity:
         settings = dataclasses.replace(settings, identity=Path(identity).absolute())
+    if server:
+        settings = dataclasses.replace(settings, server=server)
     ctx.obj = settings
     if receipt is not None:
         # Refused now, not after the command has recorded its write and the receipt is lost.

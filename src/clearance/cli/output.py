@@ -13,7 +13,8 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from clearance.client.local import LocalClient, LocalPlan
+    from clearance.client.base import Client, LocalPlan
+    from clearance.client.local import LocalClient
     from clearance.errors import ClearanceError
     from clearance.services.workspace import Workspace
 
@@ -65,6 +66,14 @@ def workspace(ctx: click.Context) -> Workspace:
     from clearance.services.workspace import Workspace
 
     root = ctx.find_root()
+    if root.obj.server:
+        from clearance.errors import UsageError
+
+        raise UsageError(
+            f"`clearance {ctx.command_path.partition(' ')[2] or ctx.info_name}` works on a local "
+            f"workspace, not against a server (CLEARANCE_SERVER={root.obj.server}); unset "
+            "CLEARANCE_SERVER, or use the server's API"
+        )
     if "clearance.workspace" not in root.meta:
         root.meta["clearance.workspace"] = Workspace(root.obj)
     ws: Workspace = root.meta["clearance.workspace"]
@@ -83,20 +92,46 @@ def identity_path(ctx: click.Context, key_file: str | None = None) -> Path | Non
     return Path(remembered) if remembered else None
 
 
-def client(ctx: click.Context, key_file: str | None = None) -> LocalClient:
-    """The command's client: this workspace, signing with the acting person's key."""
-    from clearance.client.local import LocalClient, load_identity
+def client(ctx: click.Context, key_file: str | None = None) -> Client:
+    """The command's client: this workspace, or the server CLEARANCE_SERVER names, signing
+    with the acting person's key."""
+    from clearance.client.base import load_identity
 
     root = ctx.find_root()
     if "clearance.client" not in root.meta:
-        root.meta["clearance.client"] = LocalClient(
-            workspace(ctx), load_identity(identity_path(ctx, key_file))
-        )
-    found: LocalClient = root.meta["clearance.client"]
+        settings = root.obj
+        if settings.server:
+            from clearance.client.remote import RemoteClient, connect
+
+            key = load_identity(
+                Path(key_file or settings.identity) if (key_file or settings.identity) else None
+            )
+            http = connect(settings, transport=root.meta.get("clearance.transport"))
+            ctx.call_on_close(http.close)
+            root.meta["clearance.client"] = RemoteClient(settings, http, key)
+        else:
+            from clearance.client.local import LocalClient
+
+            root.meta["clearance.client"] = LocalClient(
+                workspace(ctx), load_identity(identity_path(ctx, key_file))
+            )
+    found: Client = root.meta["clearance.client"]
+    return found
+
+
+def local_client(ctx: click.Context, key_file: str | None = None) -> LocalClient:
+    """The client of a command that works on a local workspace only (people, keys, policy,
+    tokens…): refused with a clear message when CLEARANCE_SERVER is set."""
+    from clearance.client.local import LocalClient
+
+    workspace(ctx)  # refuses a server
+    found = client(ctx, key_file)
+    assert isinstance(found, LocalClient)
     return found
 
 
 def load(ctx: click.Context, path: str, key_file: str | None = None) -> LocalPlan:
+    """The plan file, read and validated by the command's client."""
     return client(ctx, key_file).plan(Path(path))
 
 

@@ -28,11 +28,8 @@ def export(ctx: click.Context, plan: str, output: str, key_file: str | None) -> 
     """
     from pathlib import Path
 
-    from clearance.services.packs import export as export_pack
-
     me = client(ctx, key_file)
-    candidate = me.candidate(me.plan(Path(plan)))
-    done = export_pack(me.ws, me.principal("pack.export"), candidate, Path(output))
+    done = me.export(me.plan(Path(plan)), Path(output))
     console().print(f"Wrote {done.path} ({done.files} files) for candidate {done.candidate}")
 
 

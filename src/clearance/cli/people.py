@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from clearance.cli.output import client, console, key_option, workspace
+from clearance.cli.output import console, key_option, local_client, workspace
 
 
 def _public_key(ctx: click.Context, path: str) -> bytes:
@@ -44,6 +44,11 @@ def people() -> None:
     help="Their public key (PEM, or the raw key in base64).",
 )
 @click.option("--same-as", help="Another registered name of the same person.")
+@click.option(
+    "--service",
+    is_flag=True,
+    help="A service account (CI): it calls the API with a token, holds no key, never signs.",
+)
 @key_option
 @click.pass_context
 def add(
@@ -52,18 +57,20 @@ def add(
     roles: tuple[str, ...],
     public_key: str | None,
     same_as: str | None,
+    service: bool,
     key_file: str | None,
 ) -> None:
     """Register NAME with roles and a public key (administrators only).
 
     \b
-    Example:
+    Examples:
       clearance people add dana@example.com --role model-risk --public-key dana.pem.pub
+      clearance people add ci@example.com --service --role credit-scoring:ci
     """
     from clearance.services.people import add_person
     from clearance.signing import b64
 
-    me = client(ctx, key_file)
+    me = local_client(ctx, key_file)
     raw = _public_key(ctx, public_key) if public_key else None
     envelope = me.admin_statement(
         "person.add",
@@ -72,19 +79,21 @@ def add(
             "roles": list(roles),
             "public_key": b64(raw) if raw is not None else None,
             "same_as": same_as,
+            "kind": "service" if service else "person",
         },
     )
     person = add_person(me.ws, envelope)
     alias = f" (the same person as {person.identity})" if person.identity != person.name else ""
+    what = "service account " if person.service else ""
     console().print(
-        f"Registered {person.name}{alias}: roles {_roles(person)}; {len(person.keys)} key(s)"
+        f"Registered {what}{person.name}{alias}: roles {_roles(person)}; {len(person.keys)} key(s)"
     )
 
 
 def _change(ctx: click.Context, name: str, role: str, key_file: str | None, verb: str) -> None:
     from clearance.services.people import change_role
 
-    me = client(ctx, key_file)
+    me = local_client(ctx, key_file)
     person = change_role(me.ws, me.admin_statement(f"role.{verb}", {"name": name, "role": role}))
     console().print(f"{person.name}: roles {_roles(person)}")
 
@@ -195,7 +204,7 @@ def add_key(ctx: click.Context, name: str, public_key: str, key_file: str | None
     from clearance.services.people import add_key as register
     from clearance.signing import b64
 
-    me = client(ctx, key_file)
+    me = local_client(ctx, key_file)
     raw = _public_key(ctx, public_key)
     kid = register(me.ws, me.admin_statement("key.add", {"name": name, "public_key": b64(raw)}))
     console().print(f"Registered key {kid} for {name.strip().casefold()}")
@@ -215,7 +224,7 @@ def retire(ctx: click.Context, key_id: str, key_file: str | None) -> None:
     """
     from clearance.services.people import find_key, retire_key
 
-    me = client(ctx, key_file)
+    me = local_client(ctx, key_file)
     full = find_key(me.ws, key_id)
     retire_key(me.ws, me.admin_statement("key.retire", {"key_id": full}))
     console().print(f"Retired {full}")

@@ -52,24 +52,27 @@ def validate(ctx: click.Context, plan: str) -> None:
 @plan.command()
 @plan_argument
 @click.option("-m", "--message", required=True, help="What changed in this revision.")
+@click.option(
+    "--parent",
+    metavar="REV",
+    help="The revision your edit started from: refused (exit 1) if another came since.",
+)
 @key_option
 @click.pass_context
-def submit(ctx: click.Context, plan: str, message: str, key_file: str | None) -> None:
+def submit(
+    ctx: click.Context, plan: str, message: str, parent: str | None, key_file: str | None
+) -> None:
     """Record the plan as a new immutable revision (nothing happens if it is unchanged).
 
     \b
     Example:
       clearance plan submit plan.yaml -m "Raise the AUC threshold"
     """
-    from clearance.services.plans import submit_plan
-
     me = client(ctx, key_file)
-    local = me.plan(Path(plan))
-    principal = me.principal("plan.submit", required=True)
-    sub = submit_plan(me.ws, principal, local.loaded, me.digests(local), message)
+    sub = me.submit(me.plan(Path(plan)), message, _full_revision(parent) if parent else None)
     what = "Submitted revision" if sub.new_revision else "Revision already recorded:"
-    console().print(f"{what} {sub.revision.digest}")
-    console().print(f"Candidate {sub.candidate.digest}")
+    console().print(f"{what} {sub.revision}")
+    console().print(f"Candidate {sub.candidate}")
 
 
 @plan.command()
@@ -173,3 +176,12 @@ def diff(ctx: click.Context, before: str, after: str, fmt: str) -> None:
     marks = {"added": "[green]+[/]", "removed": "[red]-[/]", "changed": "[yellow]~[/]"}
     for change in changes:
         out.print(f"  {marks[change.change]} {escape(str(change))}")
+
+
+def _full_revision(ref: str) -> str:
+    from clearance.errors import UsageError
+
+    digest = ref if ref.startswith("sha256:") else f"sha256:{ref}"
+    if len(digest) != 71 or any(c not in "0123456789abcdef" for c in digest[7:]):
+        raise UsageError(f'--parent "{ref}" is not a revision digest (sha256:<64 hex>)')
+    return digest

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from clearance.cli.output import client, console, key_option, plan_argument, workspace
+from clearance.cli.output import console, key_option, local_client, plan_argument, workspace
 
 
 @click.group()
@@ -31,7 +31,7 @@ def set_(ctx: click.Context, file: str, key_file: str | None) -> None:
     from clearance.errors import UsageError
     from clearance.services.policy import policy_document, set_policy
 
-    me = client(ctx, key_file)
+    me = local_client(ctx, key_file)
     raw = read_document(Path(file), me.ws.settings.max_plan_bytes, "policy file")
     try:
         text = raw.decode("utf-8")
@@ -83,7 +83,7 @@ def export(ctx: click.Context, plan: str, output: str) -> None:
     """
     from clearance.services.attestations import latest_attestation
 
-    me = client(ctx)
+    me = local_client(ctx)
     envelope = latest_attestation(me.ws, me.candidate(me.plan(Path(plan))))
     Path(output).write_text(json.dumps(envelope, indent=2) + "\n")
     console().print(f"Wrote {output}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from clearance.cli.output import client, console, key_option, plan_argument, short, workspace
+from clearance.cli.output import client, console, key_option, plan_argument, short
 
 
 @click.command()
@@ -22,15 +22,9 @@ def release(ctx: click.Context, plan: str, key_file: str | None) -> None:
     Example:
       clearance release plan.yaml
     """
-    from clearance.services.releases import release as record_release
-
     me = client(ctx, key_file)
     local = me.plan(Path(plan))
-    digests = me.digests(local)
-    stored = me.store_named_files(local)
-    done = record_release(
-        me.ws, me.principal("release", required=True), local.loaded, digests, stored
-    )
+    done = me.release(local)
     p = local.loaded.plan
     if done.already:
         console().print(
@@ -38,13 +32,12 @@ def release(ctx: click.Context, plan: str, key_file: str | None) -> None:
             f"{p.release.target} (release #{done.release_id})."
         )
         return
-    deployed = [c for c in done.checked.submitted.candidate.components if c.deploy]
     console().print(
         f"Released {p.system.id} {p.release.version} to {p.release.target} "
-        f"(release #{done.release_id}, candidate {short(done.checked.submitted.candidate.digest)})."
+        f"(release #{done.release_id}, candidate {short(done.candidate)})."
     )
-    for c in deployed:
-        console().print(f"  {c.name} {c.version} ({c.kind}) sha256:{short(c.digest)}")
+    for c in done.components:
+        console().print(f"  {c['name']} {c['version']} ({c['kind']}) sha256:{short(c['digest'])}")
 
 
 @click.command()
@@ -58,9 +51,7 @@ def status(ctx: click.Context) -> None:
     """
     from rich.table import Table
 
-    from clearance.services.releases import status as load_status
-
-    state = load_status(workspace(ctx))
+    state = client(ctx).status()
     out = console()
     inventory = Table(title="Inventory: what runs where")
     for col in (

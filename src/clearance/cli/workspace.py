@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from clearance.cli.output import client, console, workspace
+from clearance.cli.output import console, local_client, workspace
 
 
 @click.command()
@@ -123,7 +123,7 @@ def _declare(ctx: click.Context, name: str, description: str) -> None:
     from clearance.errors import ForbiddenError
     from clearance.services.policy import declare_target
 
-    me = client(ctx)
+    me = local_client(ctx)
     try:
         envelope = me.admin_statement("target.declare", {"name": name, "description": description})
         _, new = declare_target(me.ws, envelope)

@@ -1,287 +1,68 @@
-"""The caller's side on this machine: read plan files, hash artifacts, stream evidence into
-the workspace's blob store, sign statements with the acting person's own key, then call the
-use cases with documents, stored blobs and signed statements.
-
-The services never see a path of the caller's or a private key; a remote client (HTTP)
-will offer the same methods over another transport.
-"""
+"""The caller's side on the workspace's own machine: the use cases run in this process,
+on files streamed into the workspace's blob store and statements signed with the acting
+person's own key. The services never see a path of the caller's or a private key."""
 
 from __future__ import annotations
 
-import os
-import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clearance.errors import EvidenceError, ForbiddenError
+from clearance.client.base import (
+    LARGE,
+    Attachment,
+    Client,
+    LocalPlan,
+    LogChecked,
+    Outcome,
+    PackWritten,
+    Progress,
+    ReleaseDone,
+    Submission,
+    load_identity,
+    regular_file,
+)
+from clearance.errors import EvidenceError
 from clearance.services.workspace import Workspace
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
-    from clearance.blobs import StoredBlob
+    from clearance.blobs import DigestCache, StoredBlob
+    from clearance.core.checkpoint import Checkpoint
     from clearance.core.identity import Person
     from clearance.services.auth import Principal
     from clearance.services.plans import LoadedPlan
+    from clearance.services.releases import Status
     from clearance.signing import SigningKey
 
-Progress = Callable[[Path, int, int], None]
-#: files at least this large are stored one by one, with progress reported
-LARGE = 8 << 20
+__all__ = ["LocalClient", "LocalPlan", "load_identity"]
 
 
-@dataclass(frozen=True)
-class LocalPlan:
-    """A validated plan and the file it was read from (whose folder its paths are in)."""
-
-    loaded: LoadedPlan
-    path: Path
-
-    @property
-    def folder(self) -> Path:
-        return self.path.parent
-
-    def resolve(self, relative: str) -> Path:
-        return (self.folder / relative).resolve()
-
-
-class LocalClient:
+class LocalClient(Client):
     """One person (or nobody, for unsigned checks) acting on one workspace."""
 
     def __init__(self, ws: Workspace, key: SigningKey | None = None) -> None:
+        super().__init__(ws.settings, key)
         self.ws = ws
-        self.key = key
-        self._me: Person | None = None
-        self._digests: dict[tuple[Path, str], dict[str, str]] = {}
 
-    # -- who acts -----------------------------------------------------------------------
+    # -- transport ----------------------------------------------------------------------
+
+    def clock(self) -> datetime:
+        return self.ws.clock()
 
     @property
-    def me(self) -> Person:
-        """The registered person whose key this client signs with."""
+    def digest_cache(self) -> DigestCache | None:
+        return self.ws.blobs.cache
+
+    def _person_by_key(self, key_id: str) -> Person | None:
         from clearance.store import people as people_repo
 
-        if self.key is None:
-            raise ForbiddenError(
-                "this needs a signed identity: pass --identity KEY (or set CLEARANCE_IDENTITY) "
-                "with your private key"
-            )
-        if self._me is None:
-            with self.ws.engine.connect() as conn:
-                self._me = people_repo.person_by_key(conn, self.key.key_id)
-            if self._me is None:
-                raise ForbiddenError(
-                    f"the key {self.key.key_id[:19]}… is not registered to anyone here; an "
-                    "administrator registers it with `clearance people add NAME --public-key PUB`"
-                )
-        return self._me
-
-    def sign(self, predicate_type: str, subject: tuple[str, str], predicate: dict[str, Any]) -> Any:
-        """A DSSE envelope of a Statement v1 by the acting person, stamped with the time."""
-        from clearance.signing.statements import sign_statement, statement
-        from clearance.store.records import to_time
-
-        me = self.me
-        assert self.key is not None
-        body = {**predicate, "person": me.name, "time": to_time(self.ws.clock())}
-        return sign_statement(statement([subject], predicate_type, body), self.key)
-
-    def principal(self, action: str, *, required: bool = False) -> Principal:
-        """Authenticate for `action` with a signed request (unsigned when there is no key
-        and the action allows it)."""
-        from clearance.core.digest import json_digest
-        from clearance.services.auth import UNSIGNED, authenticate
-        from clearance.signing.statements import REQUEST_V1
-
-        if self.key is None:
-            if required:
-                self.me  # noqa: B018 - raises the "needs a signed identity" error
-            return UNSIGNED
-        nonce = secrets.token_hex(16)
-        request = self.sign(
-            REQUEST_V1,
-            ("request", json_digest({"action": action, "nonce": nonce})),
-            {"action": action, "nonce": nonce},
-        )
         with self.ws.engine.connect() as conn:
-            return authenticate(conn, request, action, self.ws.clock())
+            return people_repo.person_by_key(conn, key_id)
 
-    # -- statements about a plan's candidate ----------------------------------------------
-
-    def about(
-        self, local: LocalPlan, predicate_type: str, predicate: dict[str, Any], candidate: str
-    ) -> Any:
-        """A statement about `candidate` of the plan, naming its system and version."""
-        plan = local.loaded.plan
-        release = {"system": plan.system.id, "version": plan.release.version}
-        return self.sign(predicate_type, ("candidate", candidate), {**release, **predicate})
-
-    def approval(self, local: LocalPlan, role: str, decision: str, comment: str) -> Any:
-        """A signed approval, rejection or withdrawal of the plan's recorded candidate, bound
-        to its evidence as the gate counts it now."""
-        from clearance.signing.statements import APPROVAL_V1
-
-        candidate = self.recorded_candidate(local)
-        predicate = {
-            "role": role,
-            "decision": decision,
-            "comment": comment,
-            "revision": local.loaded.revision,
-            "evidence": self.evidence_set(local, candidate),
-        }
-        return self.about(local, APPROVAL_V1, predicate, candidate)
-
-    def waiver(
-        self, local: LocalPlan, criterion: str, role: str, justification: str, until: datetime
-    ) -> Any:
-        from clearance.signing.statements import WAIVER_V1
-        from clearance.store.records import to_time
-
-        predicate = {
-            "criterion": criterion,
-            "role": role,
-            "justification": justification,
-            "expires": to_time(until),
-            "policy": local.loaded.policy_digest,
-        }
-        return self.about(local, WAIVER_V1, predicate, self.recorded_candidate(local))
-
-    def revocation(
-        self, local: LocalPlan, waiver: dict[str, Any], criterion: str, reason: str
-    ) -> Any:
-        from clearance.signing.statements import WAIVER_REVOCATION_V1, envelope_digest
-
-        predicate = {"waiver": envelope_digest(waiver), "criterion": criterion, "reason": reason}
-        return self.about(local, WAIVER_REVOCATION_V1, predicate, self.recorded_candidate(local))
-
-    def attestation(
-        self, local: LocalPlan, criterion: str, name: str, blob: StoredBlob, role: str
-    ) -> Any:
-        """Your attestation, in `role`, of one stored file for the plan's current candidate."""
-        from clearance.signing.statements import EVIDENCE_ATTESTATION_V1
-
-        predicate = {"criterion": criterion, "name": name, "digest": blob.digest, "role": role}
-        return self.about(local, EVIDENCE_ATTESTATION_V1, predicate, self.candidate(local))
-
-    def admin_statement(self, action: str, args: dict[str, Any]) -> Any:
-        from clearance.core.digest import json_digest
-        from clearance.signing.statements import ADMIN_V1
-
-        subject = ("admin", json_digest({"action": action, "args": args}))
-        return self.sign(ADMIN_V1, subject, {"action": action, "args": args})
-
-    # -- plans --------------------------------------------------------------------------
-
-    def plan(self, path: Path) -> LocalPlan:
-        """Read and validate a plan file: its size, its paths (inside its folder), its target
-        and the policy."""
-        from clearance.client.paths import check_plan_paths, declared_roots, read_document
-        from clearance.errors import PlanError, Problem
+    def _read_plan(self, text: str, filename: str) -> LoadedPlan:
         from clearance.services.plans import read_plan
 
-        raw = read_document(path, self.ws.settings.max_plan_bytes, "plan file")
-        name = str(path)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise PlanError(
-                [Problem(name, line, None, "", "not UTF-8 text; save the plan as UTF-8")]
-            ) from None
-        loaded = read_plan(self.ws, text, name)
-        check_plan_paths(
-            loaded.written or loaded.plan,
-            text,
-            path,
-            roots=declared_roots(self.ws.settings.workspace),
-            workspace_dir=self.ws.settings.workspace,
-        )
-        return LocalPlan(loaded, path.absolute())
-
-    def digests(self, local: LocalPlan) -> dict[str, str]:
-        """Each artifact's digest (huge artifacts are referenced, never copied), cached by
-        (device, inode, size, mtime) so unchanged files are not hashed again."""
-        from clearance.blobs import file_digest
-
-        memo = (local.path, local.loaded.revision)  # one command hashes each artifact once
-        if memo in self._digests:
-            return self._digests[memo]
-        cache = self.ws.blobs.cache
-        found: dict[str, str] = {}
-        for comp in local.loaded.plan.components:
-            if comp.artifact is None:
-                continue
-            path = local.resolve(comp.artifact)
-            try:
-                stat = os.stat(path)
-            except FileNotFoundError:
-                raise EvidenceError(
-                    f"component {comp.name}: artifact {comp.artifact} not found (looked in "
-                    f"{path.parent}); build it first or give its digest instead"
-                ) from None
-            digest = cache.get(path, stat) if cache is not None else None
-            if digest is None:
-                digest = file_digest(path)
-                if cache is not None:
-                    cache.put(path, stat, digest)
-            found[comp.name] = digest
-        self._digests[memo] = found
-        return found
-
-    def candidate(self, local: LocalPlan) -> str:
-        from clearance.services.plans import candidate_of
-
-        return candidate_of(local.loaded, self.digests(local))
-
-    def store_named_files(
-        self, local: LocalPlan, progress: Progress | None = None
-    ) -> dict[tuple[str, str], StoredBlob]:
-        """Store every file the plan names that exists (missing ones are left to the
-        evaluators): large files one by one with progress, small ones in one batch."""
-        wanted: dict[Path, list[tuple[str, str]]] = {}
-        plan = local.loaded.plan
-        for criterion in plan.criteria:
-            for named in criterion.named_files(plan):
-                wanted.setdefault(local.resolve(named.path), []).append((criterion.id, named.path))
-        small: list[Path] = []
-        stored: dict[Path, StoredBlob] = {}
-        for path, uses in wanted.items():
-            try:
-                size = path.stat().st_size
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                raise EvidenceError(f"criterion {uses[0][0]}: {path}: {exc.strerror}") from None
-            if not path.is_file():
-                raise EvidenceError(f"criterion {uses[0][0]}: {path}: not a regular file")
-            if size >= LARGE:
-                stored[path] = self.store_file(path, uses[0][0], progress)
-            else:
-                small.append(path)
-        if small:
-            try:
-                blobs = self.ws.blobs.put_files(small)
-            except EvidenceError as exc:
-                raise EvidenceError(f"storing the plan's evidence: {exc}") from None
-            stored.update(zip(small, blobs, strict=True))
-        return {
-            use: stored[path] for path, uses in wanted.items() if path in stored for use in uses
-        }
-
-    def store_file(self, path: Path, criterion_id: str, progress: Progress | None) -> StoredBlob:
-        """Stream one file into the blob store; clear errors for what cannot be read."""
-        if not path.exists():
-            raise EvidenceError(f"criterion {criterion_id}: {path}: no such file")
-        if not path.is_file():
-            raise EvidenceError(f"criterion {criterion_id}: {path}: not a regular file")
-        size = path.stat().st_size
-        callback = (lambda done: progress(path, done, size)) if progress else None
-        try:
-            return self.ws.blobs.put_file(path, progress=callback)
-        except EvidenceError as exc:
-            raise EvidenceError(f"criterion {criterion_id}: {exc}") from None
+        return read_plan(self.ws, text, filename)
 
     def evidence_set(self, local: LocalPlan, candidate: str) -> str:
         from clearance.services.evidence import evidence_set
@@ -297,8 +78,189 @@ class LocalClient:
             recorded_candidate(conn, digest, local.path.name)
         return digest
 
+    def principal(self, action: str, *, required: bool = False) -> Principal:
+        """Authenticate for `action` with a signed request (unsigned when there is no key
+        and the action allows it)."""
+        from clearance.services.auth import UNSIGNED, authenticate
 
-def load_identity(path: Path | None) -> SigningKey | None:
-    from clearance.signing import SigningKey
+        if self.key is None:
+            if required:
+                self.me  # noqa: B018 - raises the "needs a signed identity" error
+            return UNSIGNED
+        request = self.signed_request(action)
+        with self.ws.engine.connect() as conn:
+            return authenticate(conn, request, action, self.ws.clock())
 
-    return SigningKey.load(path) if path is not None else None
+    # -- files ----------------------------------------------------------------------------
+
+    def store_named_files(
+        self, local: LocalPlan, progress: Progress | None = None
+    ) -> dict[tuple[str, str], StoredBlob]:
+        """Store every file the plan names that exists (missing ones are left to the
+        evaluators): large files one by one with progress, small ones in one batch."""
+        wanted = self.named_files(local)
+        small: list[Path] = []
+        stored: dict[Path, StoredBlob] = {}
+        for path, uses in wanted.items():
+            if path.stat().st_size >= LARGE:
+                stored[path] = self.store_file(path, uses[0][0], progress)
+            else:
+                small.append(path)
+        if small:
+            try:
+                blobs = self.ws.blobs.put_files(small)
+            except EvidenceError as exc:
+                raise EvidenceError(f"storing the plan's evidence: {exc}") from None
+            stored.update(zip(small, blobs, strict=True))
+        return {
+            use: stored[path] for path, uses in wanted.items() if path in stored for use in uses
+        }
+
+    def store_file(self, path: Path, criterion_id: str, progress: Progress | None) -> StoredBlob:
+        """Stream one file into the blob store; clear errors for what cannot be read."""
+        size = regular_file(path, criterion_id)
+        callback = (lambda done: progress(path, done, size)) if progress else None
+        try:
+            return self.ws.blobs.put_file(path, progress=callback)
+        except EvidenceError as exc:
+            raise EvidenceError(f"criterion {criterion_id}: {exc}") from None
+
+    # -- use cases ------------------------------------------------------------------------
+
+    def check(self, local: LocalPlan, progress: Progress | None = None) -> Outcome:
+        from clearance.services.gate import check as run_check
+
+        digests = self.digests(local)
+        stored = self.store_named_files(local, progress)
+        checked = run_check(self.ws, self.principal("check"), local.loaded, digests, stored)
+        return Outcome(checked.evaluation, checked.submitted.candidate.digest)
+
+    def submit(self, local: LocalPlan, message: str, parent: str | None = None) -> Submission:
+        from clearance.services.plans import submit_plan
+
+        principal = self.principal("plan.submit", required=True)
+        digests = self.digests(local)
+        sub = submit_plan(self.ws, principal, local.loaded, digests, message, parent)
+        return Submission(sub.revision.digest, sub.candidate.digest, sub.new_revision)
+
+    def add_evidence(
+        self,
+        local: LocalPlan,
+        criterion: str,
+        path: Path,
+        role: str | None,
+        source: str | None,
+        progress: Progress | None = None,
+    ) -> Attachment:
+        from clearance.services.evidence import add_evidence, criterion_of
+
+        criterion_of(local.loaded, criterion)
+        digests = self.digests(local)
+        blob = self.store_file(path, criterion, progress)
+        attestation = self.attestation(local, criterion, path.name, blob, role) if role else None
+        done = add_evidence(
+            self.ws,
+            None if attestation is not None else self.principal("evidence.add"),
+            local.loaded,
+            digests,
+            criterion,
+            path.name,
+            blob,
+            source=source,
+            attestation=attestation,
+        )
+        return Attachment(done.name, done.digest, done.size, done.new)
+
+    def sign_off(self, local: LocalPlan, role: str, decision: str, comment: str) -> str:
+        from clearance.services.approvals import sign
+
+        recorded = sign(self.ws, self.approval(local, role, decision, comment))
+        return str(recorded.approval.candidate)
+
+    def waive(
+        self, local: LocalPlan, criterion: str, role: str, justification: str, until: datetime
+    ) -> str:
+        from clearance.services.approvals import waive
+
+        candidate = self.recorded_candidate(local)
+        waive(self.ws, self.waiver(local, criterion, role, justification, until))
+        return candidate
+
+    def revoke_waiver(self, local: LocalPlan, criterion: str, reason: str) -> str:
+        from clearance.services.approvals import revoke_waiver, waivers_of
+
+        candidate = self.recorded_candidate(local)
+        standing = _standing(waivers_of(self.ws, candidate, criterion), criterion, candidate)
+        revoke_waiver(self.ws, self.revocation(local, standing.envelope, criterion, reason))
+        person: str = standing.person
+        return person
+
+    def accept_finding(
+        self,
+        local: LocalPlan,
+        criterion: str,
+        finding: tuple[str, str, str],
+        role: str,
+        justification: str,
+        until: datetime,
+    ) -> Any:
+        from clearance.services.findings import accept_finding
+
+        envelope = self.acceptance(local, criterion, finding, role, justification, until)
+        return accept_finding(self.ws, envelope)
+
+    def acknowledge(self, local: LocalPlan, party: str, comment: str) -> Any:
+        from clearance.services.findings import acknowledge
+
+        return acknowledge(self.ws, self.acknowledgement(local, party, comment))
+
+    def findings(self, local: LocalPlan, criterion: str) -> list[Any]:
+        from clearance.services.findings import findings_of
+
+        return list(findings_of(self.ws, local.loaded, self.recorded_candidate(local), criterion))
+
+    def release(self, local: LocalPlan) -> ReleaseDone:
+        from clearance.services.releases import release
+
+        digests = self.digests(local)
+        stored = self.store_named_files(local)
+        principal = self.principal("release", required=True)
+        done = release(self.ws, principal, local.loaded, digests, stored)
+        candidate = done.checked.submitted.candidate
+        deployed = [c.as_json() for c in candidate.components if c.deploy]
+        return ReleaseDone(done.release_id, done.already, candidate.digest, deployed)
+
+    def export(self, local: LocalPlan, out: Path) -> PackWritten:
+        from clearance.services.packs import export
+
+        done = export(self.ws, self.principal("pack.export"), self.candidate(local), out)
+        return PackWritten(done.path, done.files, done.candidate)
+
+    def status(self) -> Status:
+        from clearance.services.releases import status
+
+        return status(self.ws)
+
+    def log_checkpoint(self) -> Checkpoint:
+        from clearance.services.log import latest
+
+        return latest(self.ws)
+
+    def log_verify(self, since: Checkpoint | None) -> LogChecked:
+        from clearance.services.log import verify_log
+
+        report = verify_log(self.ws, since)
+        return LogChecked(report.events, report.checkpoints, list(report.failures))
+
+    def log_prove(self, seq: int) -> dict[str, Any]:
+        from clearance.services.log import prove
+
+        return prove(self.ws, seq).as_json()
+
+
+def _standing(waivers: list[Any], criterion: str, candidate: str) -> Any:
+    from clearance.errors import NotFoundError
+
+    if not waivers:
+        raise NotFoundError(f"no waiver of {criterion} on candidate {candidate[7:19]}")
+    return waivers[-1]

@@ -18,6 +18,8 @@ DEFAULT_CONTROLS: Mapping[str, tuple[str, ...]] = {
     "rollback": ("rollback-versioning",),
     "change": ("change-management",),
     "risk": ("risk-mitigations",),
+    # scanner findings verify the build and bear on its security (and privacy) impacts
+    "findings": ("B.6.2.5-verification-validation", "risk-mitigations"),
 }
 CLEARED = ("passed", "waived")
 

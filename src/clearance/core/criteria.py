@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from clearance.core.plan import Plan
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
-EvidenceFormat = Literal["document", "junit", "raw"]
+EvidenceFormat = Literal["document", "junit", "raw", "findings"]
 Paths = str | list[str]
 
 
@@ -206,9 +206,69 @@ class RollbackCriterion(CriterionBase):
 
 
 class StakeholdersCriterion(CriterionBase):
-    """Every interested party has an impact statement and a consideration."""
+    """Every interested party has an impact statement and a consideration, and a person in
+    the role a party names (`acknowledged_by`) acknowledged them on this candidate."""
 
     kind: Literal["stakeholders"]
+    require_acknowledgement: bool = Field(
+        False,
+        description="Every party must name an acknowledged_by role, and be acknowledged in it "
+        "(parties that name one are always required to be acknowledged).",
+    )
+
+
+SeverityName = Literal["critical", "high", "medium", "low", "info"]
+SeverityCounts = dict[SeverityName, Annotated[int, Field(ge=0)]]
+
+
+def _no_critical_or_high() -> SeverityCounts:
+    return {"critical": 0, "high": 0}
+
+
+class FindingsCriterion(CriterionBase):
+    """Security and configuration findings from scanner reports (SARIF 2.1.0, CycloneDX
+    VEX, pip-audit JSON) within a maximum count per severity; accepted findings (signed,
+    expiring) do not count but stay shown."""
+
+    kind: Literal["findings"]
+    evidence: Paths | None = Field(None, description="Scanner report(s), relative to the plan.")
+    format: Literal["auto", "sarif", "cyclonedx", "pip-audit"] = Field(
+        "auto", description="The reports' format; auto detects it from each report."
+    )
+    max: SeverityCounts = Field(
+        default_factory=_no_critical_or_high,
+        description="Most open findings allowed per severity; severities not named are "
+        "not limited.",
+    )
+    unrated: SeverityName = Field(
+        "high", description="How a finding whose report gives no severity counts."
+    )
+    tools: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default_factory=list,
+        description="Scanners whose reports must be attached, e.g. [bandit, semgrep].",
+    )
+    max_age: Duration | None = Field(None, description="Scans older than this do not count.")
+    baseline: Literal["released"] | None = Field(
+        None, description="Report findings absent from the release now running as new."
+    )
+    max_new: SeverityCounts | None = Field(
+        None, description="Most new open findings allowed per severity (needs baseline)."
+    )
+    count_suppressed: bool = Field(
+        False,
+        description="Count findings the report itself suppresses (SARIF suppressions, "
+        "VEX not_affected) as open.",
+    )
+    evidence_format: ClassVar[EvidenceFormat] = "findings"
+
+    @model_validator(mode="after")
+    def _new_needs_baseline(self) -> FindingsCriterion:
+        if self.max_new is not None and self.baseline is None:
+            raise ValueError("max_new needs baseline: released")
+        return self
+
+    def named_files(self, plan: Plan) -> list[NamedFile]:
+        return [NamedFile(path=p, format="findings") for p in _as_list(self.evidence)]
 
 
 CRITERION_MODELS: tuple[type[CriterionBase], ...] = (
@@ -221,6 +281,7 @@ CRITERION_MODELS: tuple[type[CriterionBase], ...] = (
     ChangeCriterion,
     RollbackCriterion,
     StakeholdersCriterion,
+    FindingsCriterion,
 )
 KINDS: tuple[str, ...] = tuple(
     m.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]

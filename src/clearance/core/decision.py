@@ -22,6 +22,18 @@ class Evaluation:
         """Required criteria that keep this candidate from GO, in plan order."""
         return [r for r in self.results if not r.advisory and r.status not in CLEARING]
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Evaluation:
+        """An evaluation as `as_json` wrote it; ValueError for anything else."""
+        try:
+            decision = data["decision"]
+            if decision not in ("GO", "NO-GO"):
+                raise ValueError(f"{decision!r} is not a decision")
+            results = tuple(Result.from_json(r) for r in data["criteria"])
+            return cls(decision=decision, candidate=str(data["candidate"]), results=results)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not an evaluation: {exc}") from None
+
     def as_json(self) -> dict[str, Any]:
         return {
             "decision": self.decision,

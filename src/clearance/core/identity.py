@@ -65,12 +65,27 @@ class PersonKey:
         return self.valid_from <= at and (self.retired_at is None or at < self.retired_at)
 
 
+#: what a registered name stands for: a person, or a service account (CI) that calls the
+#: API with a token and never holds a signing key, so never signs off
+KINDS = ("person", "service")
+
+
 @dataclass
 class Person:
     name: str
     identity: str
     roles: list[RoleGrant] = field(default_factory=list)
     keys: list[PersonKey] = field(default_factory=list)
+    kind: str = "person"
+
+    @property
+    def service(self) -> bool:
+        return self.kind == "service"
+
+    def sees(self, system_id: str) -> bool:
+        """Whether this person may see a system's records over the API: an organisation-wide
+        role (administrators, auditors, org-wide approvers) or a role for that system."""
+        return any(g.system_id in (None, system_id) for g in self.roles)
 
     def holds(self, role: str, system_id: str | None = None) -> bool:
         return any(g.role == role.lower() and g.system_id in (None, system_id) for g in self.roles)
@@ -93,6 +108,7 @@ class Permission(StrEnum):
     MANAGE_KEYS = "manage another person's keys"
     SET_POLICY = "set the policy"
     DECLARE_TARGETS = "declare target environments"
+    MANAGE_TOKENS = "manage API tokens"
 
 
 #: every permission is the administrators' today; one table, so a finer role model later
@@ -102,3 +118,34 @@ GRANTED_BY: dict[Permission, str] = {p: ADMIN for p in Permission}
 
 def permitted(person: Person | None, permission: Permission) -> bool:
     return person is not None and person.holds(GRANTED_BY[permission])
+
+
+class Scope(StrEnum):
+    """What an API token lets its holder do; a token never lets anyone do more than the
+    person or service account it belongs to may do."""
+
+    READ = "read"  # systems, plans, evaluations, evidence, the log, packs
+    WRITE = "write"  # submit plans, add evidence, run the gate, record releases
+    SIGN = "sign"  # record statements signed with the holder's own key
+    ADMIN = "admin"  # people, roles, keys, tokens, policy, targets
+
+
+#: a service account's token never carries these (it holds no key, so never signs)
+PERSON_ONLY = frozenset({Scope.SIGN, Scope.ADMIN})
+
+
+def parse_scopes(texts: list[str] | tuple[str, ...]) -> frozenset[Scope]:
+    """Scopes from `read`, `write`, `sign`, `admin` (comma-separated or repeated);
+    ValueError naming the accepted ones."""
+    found: set[Scope] = set()
+    for text in texts:
+        for part in text.split(","):
+            part = part.strip().lower()
+            if not part:
+                continue
+            try:
+                found.add(Scope(part))
+            except ValueError:
+                accepted = ", ".join(s.value for s in Scope)
+                raise ValueError(f'"{part}" is not a token scope; use {accepted}') from None
+    return frozenset(found)

@@ -83,6 +83,21 @@ class InterestedParty(_Model):
     name: Text
     impact: str | None = None
     consideration: str | None = None
+    acknowledged_by: Slug | None = Field(
+        None,
+        description="Role whose holder acknowledges this party's impact and consideration on "
+        "each candidate (`clearance acknowledge PLAN --party NAME`).",
+    )
+
+    def text_digest(self) -> str:
+        """What an acknowledgement is signed over: the party's name, impact and
+        consideration as written. Changing any of them leaves earlier acknowledgements
+        stale."""
+        from clearance.core.digest import json_digest
+
+        return json_digest(
+            {"name": self.name, "impact": self.impact, "consideration": self.consideration}
+        )
 
 
 class Rollback(_Model):

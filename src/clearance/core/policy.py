@@ -81,6 +81,11 @@ class TargetPolicy(_Model):
 
     criteria: list[Criterion] = Field(default_factory=list)
     waivers: list[WaiverRule] = Field(default_factory=list)
+    accept_findings: list[WaiverRule] = Field(
+        default_factory=list,
+        description="Who may accept single findings of findings criteria (signed, justified, "
+        "expiring, at most max_waiver long).",
+    )
 
 
 #: how long a waiver may last when the policy does not say (or there is no policy)
@@ -131,6 +136,7 @@ class Policy(BaseModel):
         return TargetPolicy(
             criteria=[*(c for c in every.criteria if c.id not in own_ids), *own.criteria],
             waivers=[*every.waivers, *own.waivers],
+            accept_findings=[*every.accept_findings, *own.accept_findings],
         )
 
     def rule_labels(self, name: str | None) -> dict[str, str]:
@@ -380,6 +386,22 @@ def waiver_roles(
     return {
         role
         for rule in rules.waivers
+        if rule.matches(criterion_id, criterion_kind)
+        for role in rule.roles
+    }
+
+
+def acceptance_roles(
+    policy: Policy | None, target: str | None, criterion_id: str, criterion_kind: str
+) -> set[str]:
+    """Roles whose members may accept single findings of the criterion on a release to
+    `target`: the union of the roles of the target's `accept_findings` rules that name the
+    id, `kind:<kind>` or `*`. Empty without a policy: nobody may accept without one."""
+    if policy is None or criterion_kind != "findings":
+        return set()
+    return {
+        role
+        for rule in policy.target(target).accept_findings
         if rule.matches(criterion_id, criterion_kind)
         for role in rule.roles
     }

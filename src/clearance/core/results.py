@@ -97,6 +97,38 @@ class WaiverRecord:
 
 
 @dataclass(frozen=True)
+class AcceptanceRecord:
+    """A signed acceptance of one finding of a findings criterion: by rule and location, or by
+    vulnerability and package; justified, expiring, bound to one candidate."""
+
+    criterion_id: str
+    scope: Literal["rule", "vulnerability"]
+    finding: str  # the rule id or the vulnerability id
+    where: str  # the location (path:line) or the package (name or name@version)
+    person: str
+    role: str
+    justification: str
+    candidate: str
+    at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class AcknowledgementRecord:
+    """A signed acknowledgement, by a person in the role the plan names for an interested
+    party, of that party's impact and consideration as written in one candidate's plan.
+    `party_digest` is the digest of the party's text the person saw."""
+
+    party: str
+    party_digest: str
+    person: str
+    role: str
+    candidate: str
+    at: datetime
+    comment: str = ""
+
+
+@dataclass(frozen=True)
 class ReleasedCandidate:
     """The candidate last released to the plan's target, as the gate needs to know it."""
 
@@ -104,6 +136,8 @@ class ReleasedCandidate:
     candidate: str
     released_at: datetime
     metrics: Mapping[str, float] = field(default_factory=dict)
+    #: findings criterion id -> baseline keys of the findings its reports held
+    findings: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -125,13 +159,30 @@ class EvaluationContext:
     unwaivable: frozenset[str] = frozenset()
     #: criterion id -> why waivers recorded for it do not count (shown with its result)
     void_waivers: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    #: signed acceptances of findings that verify now (expired ones included, to be shown)
+    acceptances: Sequence[AcceptanceRecord] = ()
+    #: criterion id -> why acceptances recorded for it do not count
+    void_acceptances: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    #: signed acknowledgements by interested parties' roles that verify now, any candidate
+    acknowledgements: Sequence[AcknowledgementRecord] = ()
+    #: why acknowledgements recorded for this release do not count
+    void_acknowledgements: Sequence[str] = ()
 
     def evidence_for(self, criterion_id: str) -> Sequence[EvidenceItem]:
         return self.evidence.get(criterion_id, ())
 
 
 ActionKind = Literal[
-    "attach", "update_evidence", "rerun", "rehearse", "approve", "withdraw", "waive", "fix_plan"
+    "attach",
+    "update_evidence",
+    "rerun",
+    "rehearse",
+    "approve",
+    "withdraw",
+    "waive",
+    "fix_plan",
+    "accept",
+    "acknowledge",
 ]
 
 #: the fields each kind of next action must carry, besides `kind` and `criterion`
@@ -144,6 +195,8 @@ ACTION_FIELDS: Mapping[ActionKind, frozenset[str]] = {
     "withdraw": frozenset({"role", "person"}),
     "waive": frozenset(),  # role: None when the policy decides who may waive
     "fix_plan": frozenset({"field"}),
+    "accept": frozenset({"about"}),  # about: (scope, rule or vulnerability, location or package)
+    "acknowledge": frozenset({"role", "about"}),  # about: (party name,)
 }
 
 
@@ -160,6 +213,10 @@ class NextAction:
     - `withdraw`: `person` withdraws their rejection in `role`
     - `waive`: a person the policy allows (`role`, when known) waives the criterion
     - `fix_plan`: edit the plan at `field` (`release.change`, `criteria[id=env].acknowledge`)
+    - `accept`: a person the policy allows (`role`, when known) accepts the finding `about`,
+      `(scope, id, where)`: `("rule", "B301", "service/score.py:14")` or
+      `("vulnerability", "CVE-2024-1", "jinja2@3.1.2")`
+    - `acknowledge`: a person in `role` acknowledges the interested party `about[0]`
     """
 
     kind: ActionKind
@@ -168,6 +225,7 @@ class NextAction:
     role: str | None = None
     person: str | None = None
     field: str | None = None
+    about: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ACTION_FIELDS:
@@ -175,6 +233,17 @@ class NextAction:
         missing = sorted(f for f in ACTION_FIELDS[self.kind] if not getattr(self, f))
         if missing:
             raise ValueError(f"a next action {self.kind!r} needs {' and '.join(missing)}")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NextAction:
+        fields = ("path", "role", "person", "field")
+        about = data.get("about")
+        return cls(
+            data["kind"],
+            data["criterion"],
+            **{f: data.get(f) for f in fields},
+            about=tuple(str(a) for a in about) if about is not None else None,
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -184,6 +253,7 @@ class NextAction:
             "role": self.role,
             "person": self.person,
             "field": self.field,
+            "about": list(self.about) if self.about is not None else None,
         }
 
 
@@ -201,6 +271,21 @@ class Result:
     evidence: tuple[str, ...] = ()
     advisory: bool = False
     next: tuple[NextAction, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Result:
+        """A result as `as_json` wrote it (e.g. received from a Clearance server)."""
+        return cls(
+            id=data["id"],
+            kind=data["kind"],
+            status=Status(data["status"]),
+            reason=data["reason"],
+            observed=data.get("observed"),
+            expected=data.get("expected"),
+            evidence=tuple(data.get("evidence") or ()),
+            advisory=bool(data.get("advisory")),
+            next=tuple(NextAction.from_json(a) for a in data.get("next") or ()),
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -122,3 +122,45 @@ def waiver_problem(
         days = max_duration.total_seconds() / 86400
         return f"it lasts longer than the {days:g} days the policy allows"
     return None
+
+
+def acceptance_problem(
+    *,
+    signer_names: Iterable[str],
+    role: str,
+    holds_role: bool,
+    allowed_roles: set[str],
+    authors: Iterable[str],
+    signed_at: datetime,
+    expires_at: datetime,
+    max_duration: timedelta,
+) -> str | None:
+    """Why an acceptance of a finding does not (or may not) stand under today's roles and
+    policy, or None: the same rules as a waiver, under the policy's `accept_findings`."""
+    if not allowed_roles:
+        return "no policy rule (accept_findings) lets anyone accept its findings"
+    if role not in allowed_roles:
+        return (
+            f"the policy lets only {', '.join(sorted(allowed_roles))} accept its findings, "
+            f"not {role}"
+        )
+    if not holds_role:
+        return f"its author no longer holds role {role}"
+    if is_author(signer_names, authors):
+        return "its author owns, wrote or submitted the plan (separation of duties)"
+    if expires_at - signed_at > max_duration:
+        days = max_duration.total_seconds() / 86400
+        return f"it lasts longer than the {days:g} days the policy allows"
+    return None
+
+
+def acknowledgement_problem(
+    *, signer_names: Iterable[str], role: str, holds_role: bool, authors: Iterable[str]
+) -> str | None:
+    """Why an acknowledgement of an interested party by a person does not count, or None: it
+    speaks for the party, so it needs the party's role, and never its plan's authors."""
+    if not holds_role:
+        return f"its author does not hold role {role}"
+    if is_author(signer_names, authors):
+        return "its author owns, wrote or submitted the plan (separation of duties)"
+    return None

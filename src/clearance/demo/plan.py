@@ -49,16 +49,33 @@ SCORING_SERVICE = """\
     artifact: service/score.py   # shipped with the model in this first release
 """
 
-PARTIES = """\
+PATIENTS = "Patients with type 2 diabetes"
+PATIENTS_ROLE = "patients-representative"
+PARTIES = f"""\
 interested_parties:
-  - name: Patients with type 2 diabetes
+  - name: {PATIENTS}
     impact: A flag brings their follow-up forward; a missed flag leaves it at the usual interval.
     consideration: The accuracy gap between sexes is a blocking criterion; a clinician
       reviews every flag and keeps the final say.
+    acknowledged_by: {PATIENTS_ROLE}   # their representative acknowledges this text
   - name: Diabetologists and diabetes nurses
     impact: They review the flags and see more patients earlier; implausible flags cost them time.
     consideration: Clinicians took part in user testing and can override any flag,
       with the reason recorded.
+"""
+
+
+BANDIT_REPORT = "reports/bandit.sarif"
+SCAN = f"""\
+  - id: code-scan
+    kind: findings
+    title: No open security finding of medium severity or worse in the scoring service
+    evidence: {BANDIT_REPORT}
+    tools: [bandit]
+    max: {{critical: 0, high: 0, medium: 0}}   # stricter than the template: no medium either
+    max_age: 7d
+    applies_to: [scoring-service]
+    controls: [B.6.2.5-verification-validation, risk-mitigations]
 """
 
 
@@ -78,6 +95,7 @@ def demo_plan_text(acknowledge: dict[str, str]) -> str:
     text = set_in_criterion(text, "tests", "min_tests", str(MIN_TESTS))
     lines = "".join(f"      {_key(k)}: {json.dumps(v)}\n" for k, v in acknowledge.items())
     text = replace_block(text, "    acknowledge:", "    acknowledge:\n" + lines)
+    text = replace_block(text, "  - id: code-scan", SCAN)
     return HEADER + text
 
 

@@ -1,8 +1,10 @@
 """`clearance demo`: the first release of a real model, told with the real commands.
 
-A classifier is trained, evaluated and tested; the environments are captured; a plan is
-written from the tabular-classifier template; the gate says NO-GO; people register keys; a
-model-risk reviewer rejects; the plan is fixed (a new candidate), user testing attested and
+A classifier is trained, evaluated and tested, and its scoring service scanned with Bandit;
+the environments are captured; a plan is written from the tabular-classifier template; the
+gate says NO-GO; people register keys; a model-risk reviewer rejects; the plan is fixed (a
+new candidate), user testing attested, the scan's one finding accepted by security until a
+date, the patients' representative acknowledges what the release means for patients, and
 two people sign off; the gate says GO and signs an attestation that a deploy pipeline can
 verify; the release is recorded and the audit pack verified.
 """
@@ -20,12 +22,33 @@ from typing import Any
 from clearance.demo import environments, files
 from clearance.demo.commands import DemoFailed, Shell, demo_environment
 from clearance.demo.model import train_and_evaluate
-from clearance.demo.plan import OWNER, TemplateChanged, demo_plan_text
+from clearance.demo.plan import (
+    BANDIT_REPORT,
+    OWNER,
+    PATIENTS,
+    PATIENTS_ROLE,
+    TemplateChanged,
+    demo_plan_text,
+)
 
 DEFAULT_DIRECTORY = Path("clearance-demo")
 PRODUCT_OWNER = "carol@example.com"
 MODEL_RISK = "dana@example.com"
 ENG_MANAGER = "erik@example.com"
+SECURITY = "sam@example.com"
+PATIENTS_REPRESENTATIVE = "paula@example.com"
+POLICY = """\
+# The organisation's policy (`clearance policy set policy.yaml`): who may accept single
+# findings of a security scan, and for how long at most.
+apiVersion: clearance/v1
+kind: Policy
+max_waiver: 30d
+targets:
+  production:
+    accept_findings:
+      - {roles: [security], criteria: ["kind:findings"]}
+"""
+BANDIT = ["bandit", "-r", "service", "-f", "sarif", "-o", BANDIT_REPORT, "--exit-zero", "-q"]
 PACK = "audit-pack.zip"
 ATTESTATION = "release.intoto.json"
 TAMPERED = "release-tampered.intoto.json"
@@ -60,7 +83,7 @@ def run_demo(directory: Path, out: Callable[[str], None], clearance: Sequence[st
     prefix that runs the real command (e.g. [sys.executable, "-m", "clearance"]).
     Returns 0 when the story ends with GO and a verified audit pack, else the exit code of
     the step that went wrong (2 when the demo cannot start)."""
-    needed = {"sklearn": "scikit-learn", "pytest": "pytest"}
+    needed = {"sklearn": "scikit-learn", "pytest": "pytest", "bandit": "bandit"}
     missing = [dist for module, dist in needed.items() if importlib.util.find_spec(module) is None]
     if missing:
         out(
@@ -110,6 +133,12 @@ def _story(shell: Shell, root: Path, out: Callable[[str], None]) -> None:
     files.write_model_tests(root)
     shell.run([sys.executable, "-m", *MODEL_TESTS], " ".join(MODEL_TESTS))
 
+    _section(out, "3b. Scan the scoring service for security issues (Bandit, SARIF)")
+    (root / BANDIT_REPORT).parent.mkdir(parents=True, exist_ok=True)
+    shell.run([sys.executable, "-m", *BANDIT], " ".join(BANDIT))
+    finding = _bandit_finding(root, "B301")
+    out(f"Bandit reports {finding[0]} at {finding[1]}: the model is unpickled (see risk R-002).")
+
     _section(out, "4. Record the environments")
     (root / STAGING_MANIFEST).parent.mkdir(parents=True, exist_ok=True)
     shell.clearance("env", "capture", "staging", "-o", STAGING_MANIFEST)
@@ -120,6 +149,9 @@ def _story(shell: Shell, root: Path, out: Callable[[str], None]) -> None:
     out("on every command is signed by whoever runs it, with their own key.")
     shell.clearance("init")
     shell.clearance("env", "declare", "production", "-d", "Clinic cloud, AWS eu-west-1")
+    files.write_text(root, "policy.yaml", POLICY)
+    out("The policy lets the security role accept single scanner findings, for 30 days at most:")
+    shell.clearance("policy", "set", "policy.yaml")
     files.write_release_files(root, today)
     files.write_text(root, "plan.yaml", demo_plan_text(acknowledge))
     out("Wrote plan.yaml from the tabular-classifier template, with risks.yaml,")
@@ -127,7 +159,11 @@ def _story(shell: Shell, root: Path, out: Callable[[str], None]) -> None:
     shell.clearance("plan", "validate", "plan.yaml")
     shell.clearance("plan", "submit", "plan.yaml", "-m", "First release")
 
-    _section(out, "6. Ask the gate: NO-GO expected (no user testing report, no sign-offs)")
+    _section(
+        out,
+        "6. Ask the gate: NO-GO expected (no user testing report, an open scan finding, "
+        "no acknowledgement, no sign-offs)",
+    )
     shell.clearance("check", "plan.yaml", expect=1)
 
     _section(out, "6b. The administrator registers the people who sign off, each with their key")
@@ -135,6 +171,8 @@ def _story(shell: Shell, root: Path, out: Callable[[str], None]) -> None:
         (MODEL_RISK, "model-risk"),
         (ENG_MANAGER, "eng-manager"),
         (PRODUCT_OWNER, "product-owner"),
+        (SECURITY, "security"),
+        (PATIENTS_REPRESENTATIVE, PATIENTS_ROLE),
     ):
         shell.clearance("keys", "generate", "-o", _key(person))
         shell.clearance(
@@ -164,6 +202,20 @@ def _story(shell: Shell, root: Path, out: Callable[[str], None]) -> None:
     out("The gate attaches the plan's evidence to the new candidate; sign-offs come after,")
     out("bound to exactly that evidence.")
     shell.clearance("check", "plan.yaml", expect=1)
+    out("Security accepts the scan's one finding for this candidate, until a set date:")
+    rule, location = finding
+    shell.clearance(
+        "--identity", _key(SECURITY), "finding", "accept", "plan.yaml", "--criterion",
+        "code-scan", "--rule", rule, "--location", location, "--role", "security",
+        "--expires", "30d", "-m", "Only the released model file is unpickled, after its "
+        "sha256 matched the released digest (risk R-002).",
+    )  # fmt: skip
+    out("The patients' representative acknowledges what the plan says for patients:")
+    shell.clearance(
+        "--identity", _key(PATIENTS_REPRESENTATIVE), "acknowledge", "plan.yaml",
+        "--party", PATIENTS, "-m", "Reviewed with the patient panel: earlier follow-ups, "
+        "and a clinician keeps the final say.",
+    )  # fmt: skip
     holdout, fairness = metrics["holdout"], metrics["fairness"]
     shell.clearance(
         "--identity", _key(MODEL_RISK), "approve", "plan.yaml", "--role", "model-risk",
@@ -205,6 +257,23 @@ def _attest_uat(shell: Shell) -> None:
         "--identity", _key(PRODUCT_OWNER), "evidence", "add", files.UAT_REPORT,
         "--plan", "plan.yaml", "--criterion", "uat", "--role", "product-owner",
     )  # fmt: skip
+
+
+def _bandit_finding(root: Path, rule: str) -> tuple[str, str]:
+    """(rule, path:line) of the first result of `rule` in the Bandit report."""
+    try:
+        report = json.loads((root / BANDIT_REPORT).read_text(encoding="utf-8"))
+        for run in report["runs"]:
+            for result in run.get("results") or []:
+                if result.get("ruleId") == rule:
+                    where = result["locations"][0]["physicalLocation"]
+                    return (
+                        rule,
+                        f"{where['artifactLocation']['uri']}:{where['region']['startLine']}",
+                    )
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise DemoFailed(f"could not read {BANDIT_REPORT} written by Bandit: {exc}") from None
+    raise DemoFailed(f"Bandit reported no {rule} in {BANDIT_REPORT}; the demo expects one")
 
 
 def _model_digest(root: Path) -> str:

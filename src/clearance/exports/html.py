@@ -50,6 +50,8 @@ def render_index(
     decisions: Sequence[Any],
     releases: Sequence[Any],
     events: Sequence[dict[str, Any]],
+    acceptances: Sequence[dict[str, Any]] = (),
+    acknowledgements: Sequence[dict[str, Any]] = (),
 ) -> str:
     latest = decisions[-1] if decisions else None
     outcome = latest.outcome if latest else "not evaluated"
@@ -125,8 +127,29 @@ def render_index(
         ),
         "<h2>Interested parties</h2>",
         _table(
-            ["Party", "Impact", "Consideration"],
-            [(p.name, p.impact, p.consideration) for p in plan.interested_parties],
+            ["Party", "Impact", "Consideration", "Acknowledged by"],
+            [
+                (p.name, p.impact, p.consideration, _acknowledged(p.name, acknowledgements))
+                for p in plan.interested_parties
+            ],
+        ),
+        "<h2>Accepted findings</h2>",
+        "<p>Findings of scanner reports accepted for this candidate by a signed statement; "
+        "each counts again once its acceptance expires.</p>",
+        _table(
+            ["Criterion", "Finding", "By", "Role", "Until", "Justification"],
+            [
+                (
+                    a.get("criterion"),
+                    f"{a.get('finding')} {'in' if a.get('scope') == 'vulnerability' else 'at'} "
+                    f"{a.get('where')}",
+                    a.get("person"),
+                    a.get("role"),
+                    a.get("expires"),
+                    a.get("justification"),
+                )
+                for a in acceptances
+            ],
         ),
         "<h2>Approvals and rejections</h2>",
         _table(
@@ -179,3 +202,13 @@ def render_index(
         "revision and candidate digests.</p></body></html>",
     ]
     return "\n".join(parts)
+
+
+def _acknowledged(party: str, acknowledgements: Sequence[dict[str, Any]]) -> str:
+    found = [
+        f"{a.get('person')} ({a.get('role')}, {str(a.get('time', ''))[:10]})"
+        + (f": {a.get('comment')}" if a.get("comment") else "")
+        for a in acknowledgements
+        if a.get("party") == party
+    ]
+    return "; ".join(found) or "—"

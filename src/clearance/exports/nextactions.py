@@ -18,6 +18,8 @@ __all__ = ["as_command", "as_link", "shell_word"]
 
 #: how long a waiver proposed by the CLI lasts; the person waiving can change it
 WAIVER_EXPIRY = "14d"
+#: how long an acceptance of a finding proposed by the CLI lasts
+ACCEPTANCE_EXPIRY = "30d"
 
 
 def shell_word(text: str) -> str:
@@ -62,6 +64,19 @@ def as_command(action: NextAction, plan_file: str) -> str:
             f"clearance waive {plan} --criterion {criterion} --role {role} "
             f"--expires {WAIVER_EXPIRY} -m WHY"
         )
+    if action.kind == "accept" and action.about:
+        scope, ident, where = (*action.about, "", "")[:3]
+        named = (
+            f"--vuln {shell_word(ident)} --package {shell_word(where)}"
+            if scope == "vulnerability"
+            else f"--rule {shell_word(ident)} --location {shell_word(where)}"
+        )
+        return (
+            f"clearance finding accept {plan} --criterion {criterion} {named} --role {role} "
+            f"--expires {ACCEPTANCE_EXPIRY} -m WHY"
+        )
+    if action.kind == "acknowledge" and action.about:
+        return f"clearance acknowledge {plan} --party {shell_word(action.about[0])}"
     if action.kind == "fix_plan":
         field = action.field or ""
         shown = field if field.isprintable() else shell_word(field)
@@ -84,6 +99,7 @@ def as_link(action: NextAction, base_url: str) -> str:
             ("role", action.role),
             ("person", action.person),
             ("field", action.field),
+            ("about", "\n".join(action.about) if action.about else None),
         )
         if value
     ]

@@ -36,7 +36,7 @@ from clearance.errors import UsageError
 from clearance.exports.html import render_index
 from clearance.exports.matrix import MATRIX, matrix_csv, matrix_from_pack
 from clearance.exports.packlog import EVENTS, SIGNATURE, log_files
-from clearance.exports.packsigned import signed_files
+from clearance.exports.packsigned import signed_files, statements_of
 from clearance.exports.packverify import (
     DIFF,
     FORMAT,
@@ -228,6 +228,8 @@ def write_pack(
         decisions=decisions,
         releases=releases,
         events=events,
+        acceptances=statements_of(records.signed.acceptances),
+        acknowledgements=statements_of(records.signed.acknowledgements),
     ).encode()
 
     blob_files = {_evidence_path(e.digest): e for e in evidence}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from clearance.errors import IntegrityError
@@ -17,6 +17,8 @@ ATTESTATIONS = "signed/attestations"
 ADMIN = "signed/admin"
 EVIDENCE = "signed/evidence"
 REVOCATIONS = "signed/waiver-revocations"
+ACCEPTANCES = "signed/finding-acceptances"
+ACKNOWLEDGEMENTS = "signed/acknowledgements"
 PEOPLE_KEYS = "people-keys.json"
 
 
@@ -35,6 +37,8 @@ class SignedRecords:
     admin: list[tuple[int, dict[str, Any]]]
     attestations: list[tuple[int, dict[str, Any]]]
     people_keys: list[dict[str, Any]]
+    acceptances: list[dict[str, Any]] = field(default_factory=list)
+    acknowledgements: list[dict[str, Any]] = field(default_factory=list)
 
 
 def signed_files(signed: SignedRecords) -> dict[str, bytes]:
@@ -44,6 +48,8 @@ def signed_files(signed: SignedRecords) -> dict[str, bytes]:
         (WAIVERS, signed.waivers),
         (REVOCATIONS, signed.revocations),
         (EVIDENCE, signed.evidence),
+        (ACCEPTANCES, signed.acceptances),
+        (ACKNOWLEDGEMENTS, signed.acknowledgements),
     ):
         for i, envelope in enumerate(envelopes, 1):
             files[f"{folder}/{i:04d}.dsse.json"] = _json(envelope)
@@ -63,9 +69,11 @@ def verify_signed(
     `workspace_keys` (key_id -> raw key), which the caller trusts from outside the pack."""
     from clearance.signing import unb64
     from clearance.signing.statements import (
+        ACKNOWLEDGEMENT_V1,
         ADMIN_V1,
         APPROVAL_V1,
         EVIDENCE_ATTESTATION_V1,
+        FINDING_ACCEPTANCE_V1,
         RELEASE_DECISION_V1,
         WAIVER_REVOCATION_V1,
         WAIVER_V1,
@@ -80,6 +88,8 @@ def verify_signed(
         EVIDENCE: EVIDENCE_ATTESTATION_V1,
         ADMIN: ADMIN_V1,
         ATTESTATIONS: RELEASE_DECISION_V1,
+        ACCEPTANCES: FINDING_ACCEPTANCE_V1,
+        ACKNOWLEDGEMENTS: ACKNOWLEDGEMENT_V1,
     }
 
     failures: list[str] = []
@@ -162,3 +172,19 @@ def _signer(envelope: bytes, people: list[dict[str, Any]], person: Any, at: str)
     except IntegrityError:
         return f"not signed by a key {person} held at {at}"
     return None
+
+
+def statements_of(envelopes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The predicates (with their subject as `candidate`) of envelopes the pack carries, for
+    people to read; `verify_signed` is what checks them."""
+    from clearance.signing import unb64
+
+    shown = []
+    for envelope in envelopes:
+        try:
+            stmt = json.loads(unb64(envelope["payload"]))
+            subject = "sha256:" + stmt["subject"][0]["digest"]["sha256"]
+            shown.append({**stmt["predicate"], "candidate": subject})
+        except (KeyError, IndexError, TypeError, ValueError):
+            continue
+    return shown

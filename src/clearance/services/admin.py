@@ -6,19 +6,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from clearance.core.identity import Permission
+from clearance.core.identity import Permission, Scope
 from clearance.errors import ForbiddenError
-from clearance.services.auth import Signed, require, verify_fresh
+from clearance.services.auth import Principal, Signed, bind, require, verify_fresh
 
 if TYPE_CHECKING:
     from clearance.store.uow import Inserted, UnitOfWork
 
 
-def accept(uow: UnitOfWork, envelope: dict[str, Any], action: str) -> Signed:
-    """The verified, fresh statement for `action` (ForbiddenError otherwise)."""
+def accept(
+    uow: UnitOfWork,
+    envelope: dict[str, Any],
+    action: str,
+    caller: Principal | None = None,
+    scope: Scope = Scope.ADMIN,
+) -> Signed:
+    """The verified, fresh statement for `action` (ForbiddenError otherwise); an API caller
+    must have signed it themself, with a token that allows `scope`."""
     from clearance.signing.statements import ADMIN_V1
 
     signed = verify_fresh(uow.conn, envelope, ADMIN_V1, uow.clock())
+    bind(caller, signed, scope)
     if signed.predicate.get("action") != action:
         raise ForbiddenError(
             f"the signed statement is for {signed.predicate.get('action')!r}, not {action!r}"
@@ -29,12 +37,16 @@ def accept(uow: UnitOfWork, envelope: dict[str, Any], action: str) -> Signed:
 
 
 def accept_admin(
-    uow: UnitOfWork, envelope: dict[str, Any], action: str, permission: Permission
+    uow: UnitOfWork,
+    envelope: dict[str, Any],
+    action: str,
+    permission: Permission,
+    caller: Principal | None = None,
 ) -> Signed:
     """As `accept`, and the signer must hold `permission`."""
     from clearance.store import people as people_repo
 
-    signed = accept(uow, envelope, action)
+    signed = accept(uow, envelope, action, caller)
     require(signed.principal, permission, people_repo.administrators(uow.conn))
     return signed
 

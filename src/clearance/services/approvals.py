@@ -19,7 +19,7 @@ from clearance.core.signoffs import (
     waiver_problem,
 )
 from clearance.errors import ForbiddenError, NotFoundError, UsageError
-from clearance.services.auth import Signed, require_role, verify_fresh
+from clearance.services.auth import Principal, Signed, bind, require_role, verify_fresh
 from clearance.services.plans import LoadedPlan, recorded_candidate, stored_plan
 from clearance.services.workspace import Workspace
 from clearance.store.uow import retrying
@@ -43,6 +43,21 @@ class Recorded:
     envelope: dict[str, Any]
 
 
+def _accept(
+    uow: UnitOfWork, envelope: dict[str, Any], predicate_type: str, caller: Principal | None
+) -> tuple[Signed, CandidateRecord, LoadedPlan]:
+    """The verified, fresh statement, the candidate it is about and that candidate's plan;
+    an API caller must have signed it themself and see the candidate's system."""
+    from clearance.core.identity import Scope
+    from clearance.services.auth import require_access
+
+    signed = verify_fresh(uow.conn, envelope, predicate_type, uow.clock())
+    bind(caller, signed, Scope.SIGN)
+    candidate, loaded = _subject(uow, signed)
+    require_access(caller, candidate.system_id)
+    return signed, candidate, loaded
+
+
 def _subject(uow: UnitOfWork, signed: Signed) -> tuple[CandidateRecord, LoadedPlan]:
     candidate = recorded_candidate(uow.conn, signed.subject, "the plan")
     pred = signed.predicate
@@ -59,7 +74,7 @@ def _current_evidence(uow: UnitOfWork, loaded: LoadedPlan, candidate: CandidateR
 
 
 @retrying()
-def sign(ws: Workspace, envelope: dict[str, Any]) -> Recorded:
+def sign(ws: Workspace, envelope: dict[str, Any], caller: Principal | None = None) -> Recorded:
     """Record a signed approval, rejection or withdrawal of a submitted candidate."""
     from clearance.services.gate import authors_of
     from clearance.services.verified import verified_records
@@ -67,8 +82,7 @@ def sign(ws: Workspace, envelope: dict[str, Any]) -> Recorded:
     from clearance.store import repository as repo
 
     with ws.transaction() as uow:
-        signed = verify_fresh(uow.conn, envelope, APPROVAL_V1, uow.clock())
-        candidate, loaded = _subject(uow, signed)
+        signed, candidate, loaded = _accept(uow, envelope, APPROVAL_V1, caller)
         again = repo.approval_signed_as(
             uow.conn, candidate.system_id, candidate.version, signed.envelope
         )
@@ -151,7 +165,9 @@ def sign(ws: Workspace, envelope: dict[str, Any]) -> Recorded:
 
 
 @retrying()
-def waive(ws: Workspace, envelope: dict[str, Any]) -> dict[str, Any]:
+def waive(
+    ws: Workspace, envelope: dict[str, Any], caller: Principal | None = None
+) -> dict[str, Any]:
     """Record a signed, justified, expiring waiver of one criterion of a candidate."""
     from clearance.services.gate import authors_of
     from clearance.signing.statements import WAIVER_V1
@@ -159,8 +175,7 @@ def waive(ws: Workspace, envelope: dict[str, Any]) -> dict[str, Any]:
     from clearance.store.records import WaiverRow, from_time
 
     with ws.transaction() as uow:
-        signed = verify_fresh(uow.conn, envelope, WAIVER_V1, uow.clock())
-        candidate, loaded = _subject(uow, signed)
+        signed, candidate, loaded = _accept(uow, envelope, WAIVER_V1, caller)
         if any(w.envelope == signed.envelope for w in repo.waivers_of(uow.conn, candidate.digest)):
             return signed.envelope  # a retry of a waiver already recorded
         pred, plan = signed.predicate, loaded.plan
@@ -233,15 +248,14 @@ def waive(ws: Workspace, envelope: dict[str, Any]) -> dict[str, Any]:
 
 
 @retrying()
-def revoke_waiver(ws: Workspace, envelope: dict[str, Any]) -> str:
+def revoke_waiver(ws: Workspace, envelope: dict[str, Any], caller: Principal | None = None) -> str:
     """Revoke a waiver: by its author, an administrator, or anyone the policy lets waive it.
     Returns the criterion id."""
     from clearance.signing.statements import WAIVER_REVOCATION_V1, envelope_digest
     from clearance.store import repository as repo
 
     with ws.transaction() as uow:
-        signed = verify_fresh(uow.conn, envelope, WAIVER_REVOCATION_V1, uow.clock())
-        candidate, loaded = _subject(uow, signed)
+        signed, candidate, loaded = _accept(uow, envelope, WAIVER_REVOCATION_V1, caller)
         wanted = str(signed.predicate.get("waiver", ""))
         reason = str(signed.predicate.get("reason", "")).strip()
         if not reason:

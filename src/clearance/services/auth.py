@@ -14,8 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from clearance.core.identity import GRANTED_BY, Permission, Person, normalise_name, permitted
-from clearance.errors import ForbiddenError, IntegrityError, UsageError
+from clearance.core.identity import (
+    GRANTED_BY,
+    Permission,
+    Person,
+    Scope,
+    normalise_name,
+    permitted,
+)
+from clearance.errors import ForbiddenError, IntegrityError, NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -35,6 +42,11 @@ class Principal:
     method: str
     key_id: str | None = None
     person: Person | None = None
+    #: what an API token allows (None: a caller on the workspace's own machine, who holds
+    #: its files and so is not limited by scopes or per-system visibility)
+    scopes: frozenset[str] | None = None
+    #: the name of the API token that authenticated the caller
+    token: str | None = None
 
     @property
     def signed(self) -> bool:
@@ -201,6 +213,39 @@ def require_role(principal: Principal, role: str, system_id: str, doing: str) ->
             f"`clearance people grant {person.name} --role {role}`"
         )
     return person
+
+
+def require_scope(principal: Principal, scope: Scope) -> None:
+    """A token caller's token must carry `scope`."""
+    if principal.scopes is not None and scope.value not in principal.scopes:
+        held = ", ".join(sorted(principal.scopes)) or "none"
+        raise ForbiddenError(
+            f"the API token {principal.token!r} does not allow {scope.value!r} (it allows "
+            f"{held}); an administrator creates a token with `clearance tokens create NAME "
+            f"--scope {scope.value}`"
+        )
+
+
+def require_access(principal: Principal | None, system_id: str) -> None:
+    """A token caller must hold a role for the system (or an organisation-wide one); to
+    anyone else the system's objects do not exist (NotFoundError, never a 403 with details)."""
+    if principal is None or principal.scopes is None:
+        return
+    if principal.person is None or not principal.person.sees(system_id):
+        raise NotFoundError(f"no system {system_id!r}")
+
+
+def bind(caller: Principal | None, signed: Signed, scope: Scope) -> None:
+    """A statement sent by an API caller must be signed by that caller's own identity, with
+    a token that allows `scope`; a service account never signs."""
+    if caller is None:
+        return
+    require_scope(caller, scope)
+    if caller.person is None or caller.person.identity != signed.principal.identity:
+        raise ForbiddenError(
+            f"the statement is signed by {signed.principal.name}, but the API token is "
+            f"{caller.name}'s; sign with your own key"
+        )
 
 
 def parse_role(text: str) -> Any:

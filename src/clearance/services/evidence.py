@@ -17,7 +17,7 @@ from clearance.core.criteria import CriterionBase, EvidenceFormat
 from clearance.core.results import EvidenceItem
 from clearance.errors import EvidenceError, ForbiddenError, NotFoundError, UsageError
 from clearance.services.auth import Principal
-from clearance.services.plans import LoadedPlan, Submitted, submit
+from clearance.services.plans import LoadedPlan, Submitted, may_write, submit
 from clearance.services.workspace import Workspace
 from clearance.store.uow import retrying
 
@@ -55,6 +55,12 @@ def _stored(ws: Workspace, blob: StoredBlob, what: str) -> None:
         raise EvidenceError(f"{what}: blob {blob.digest} is not in the blob store; upload it first")
 
 
+def require_stored(ws: Workspace, stored: StoredFiles) -> None:
+    """Every file named must really be in the blob store (a remote client uploads first)."""
+    for (criterion_id, name), blob in stored.items():
+        _stored(ws, blob, f"criterion {criterion_id}: {name}")
+
+
 @retrying()
 def add_evidence(
     ws: Workspace,
@@ -67,19 +73,23 @@ def add_evidence(
     *,
     source: str | None = None,
     attestation: dict[str, Any] | None = None,
+    caller: Principal | None = None,
 ) -> Attached:
     """Attach a stored blob to a criterion of the plan's current candidate. With
     `attestation` (a statement signed by a person holding the role), the evidence is
-    attested in that role and its signer is who acts (`principal` is then None)."""
+    attested in that role and its signer is who acts (`principal` is then None). An API
+    `caller` needs the write scope and a role for the system, and attests only as itself."""
     from clearance.store import repository as repo
 
+    if caller is not None:
+        may_write(caller, loaded.plan.system.id)
     criterion_of(loaded, criterion_id)
     _stored(ws, blob, f"criterion {criterion_id}: {name}")
     with ws.transaction() as uow:
         role, attested_for = None, None
         if attestation is not None:
             principal, role, attested_for = _attestation(
-                uow, attestation, loaded, criterion_id, name, blob
+                uow, attestation, loaded, criterion_id, name, blob, caller
             )
         elif principal is None:
             raise UsageError("evidence is added by a principal or with a signed attestation")
@@ -107,12 +117,15 @@ def _attestation(
     criterion_id: str,
     name: str,
     blob: StoredBlob,
+    caller: Principal | None,
 ) -> tuple[Principal, str, str]:
     """(signer, role, candidate) of a verified attestation of exactly this file."""
-    from clearance.services.auth import require_role, verify_fresh
+    from clearance.core.identity import Scope
+    from clearance.services.auth import bind, require_role, verify_fresh
     from clearance.signing.statements import EVIDENCE_ATTESTATION_V1
 
     signed = verify_fresh(uow.conn, envelope, EVIDENCE_ATTESTATION_V1, uow.clock())
+    bind(caller, signed, Scope.SIGN)
     pred = signed.predicate
     role = str(pred.get("role", ""))
     said = (pred.get("criterion"), pred.get("name"), pred.get("digest"))
@@ -261,6 +274,10 @@ def _parse(ws: Workspace, rec: EvidenceRecord, fmt: EvidenceFormat) -> tuple[Any
             data = fh.read()
         if fmt == "junit":
             return parse_junit(rec.name, data), None
+        if fmt == "findings":
+            from clearance.integrations.findings import parse_findings
+
+            return parse_findings(rec.name, data), None
         return parse_document(rec.name, data), None
     except EvidenceError as exc:
         return None, str(exc)

@@ -18,8 +18,9 @@ from clearance.services.evidence import (
     attach_stored,
     evidence_items,
     evidence_set_digest,
+    require_stored,
 )
-from clearance.services.plans import LoadedPlan, Submitted, current, submit
+from clearance.services.plans import LoadedPlan, Submitted, current, may_write, submit
 from clearance.services.workspace import Workspace
 from clearance.store.uow import Inserted, retrying
 
@@ -48,6 +49,8 @@ def check(
 ) -> Checked:
     """Submit the revision if new, attach the stored files the plan names, evaluate and
     record. Anyone may check (an unsigned check is recorded as unsigned)."""
+    may_write(principal, loaded.plan.system.id)
+    require_stored(ws, stored)
     with ws.transaction() as uow:
         return gate(uow, ws, principal, loaded, digests, stored)
 
@@ -83,11 +86,14 @@ def evaluate(
     conn: Connection, ws: Workspace, loaded: LoadedPlan, candidate: CandidateRecord
 ) -> Evaluation:
     """Evaluate the candidate from what is recorded and verifies now (no writes)."""
+    from clearance.services.findings import readiness, with_released_findings
     from clearance.services.verified import verified_records
 
     plan, now = loaded.plan, ws.clock()
     authors = authors_of(conn, loaded, candidate)
     verified = verified_records(conn, loaded, candidate, authors, now)
+    ready = readiness(conn, loaded, candidate, authors)
+    released = released_candidate(conn, plan.system.id, plan.release.target, candidate.digest)
     ctx = EvaluationContext(
         plan=plan,
         candidate=candidate.digest,
@@ -95,11 +101,15 @@ def evaluate(
         evidence=evidence_items(ws, loaded, verified.evidence),
         approvals=verified.approvals,
         authors=frozenset(authors),
-        released=released_candidate(conn, plan.system.id, plan.release.target, candidate.digest),
+        released=with_released_findings(ws, conn, loaded, released),
         evidence_set=evidence_set_digest(verified.evidence),
         waivers=verified.waivers,
         unwaivable=unwaivable(plan, loaded.policy_ids),
         void_waivers=verified.void_waivers,
+        acceptances=ready.acceptances,
+        void_acceptances=ready.void_acceptances,
+        acknowledgements=ready.acknowledgements,
+        void_acknowledgements=ready.void_acknowledgements,
     )
     return evaluate_release(ctx)
 
@@ -239,6 +249,7 @@ def issue_attestation(
             ],
             "approvals": current,
             "waivers": waivers,
+            **_readiness_digests(conn, plan.system.id, plan.release.version, candidate.digest),
             "evaluator": {"name": "clearance", "version": __version__},
             "time": to_time(at),
         },
@@ -254,3 +265,23 @@ def issue_attestation(
         records=[inserted],
     )
     return envelope
+
+
+def _readiness_digests(
+    conn: Connection, system_id: str, version: str, candidate: str
+) -> dict[str, list[str]]:
+    """Digests of the signed acceptances of the candidate's findings and acknowledgements of
+    its interested parties, for the release attestation (digests only, like the others)."""
+    from clearance.signing.statements import envelope_digest
+    from clearance.store import findings as findings_repo
+
+    return {
+        "acceptances": [
+            envelope_digest(a.envelope) for a in findings_repo.acceptances_of(conn, candidate)
+        ],
+        "acknowledgements": [
+            envelope_digest(a.envelope)
+            for a in findings_repo.acknowledgements_of(conn, system_id, version)
+            if a.candidate == candidate
+        ],
+    }

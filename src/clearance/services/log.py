@@ -37,7 +37,19 @@ def seal(uow: UnitOfWork, ws: Workspace) -> Receipt | None:
     frontier = Frontier.empty() if latest is None else Frontier.from_json(latest[1])
     frontier = frontier.extended(repo.leaf_hashes_after(conn, frontier.size))
     key = ws.signing_key
-    at = to_time(ws.clock())
+    current = repo.current_workspace_key(conn)
+    if current is not None and current != key.key_id:
+        raise IntegrityError(
+            f"this process signs with workspace key {key.key_id[:19]}…, but the workspace's "
+            f"current key is {current[:19]}…; nothing was recorded. Point "
+            "CLEARANCE_WORKSPACE_KEY at the workspace's key"
+        )
+    last_event = repo.event_rows(conn, after=max(appended) - 1, limit=1)
+    at = max(
+        to_time(ws.clock()),
+        *(r.at for r in last_event),
+        *([latest[0].at] if latest is not None else []),
+    )
     root_hex = frontier.root().hex()
     signature = b64(key.sign(checkpoint_message(frontier.size, root_hex, at)))
     checkpoint = Checkpoint(frontier.size, root_hex, at, key.key_id, signature)
@@ -222,3 +234,29 @@ def prove(ws: Workspace, seq: int) -> Proof:
         )
     path = [h.hex() for h in inclusion_proof(leaves, seq - 1)]
     return Proof(json.loads(row.entry), seq - 1, path, checkpoint)
+
+
+def consistency(ws: Workspace, old_size: int) -> dict[str, Any]:
+    """A consistency proof (RFC 6962) from the tree of `old_size` events to the latest
+    signed checkpoint: proves the log kept everything up to `old_size` unchanged."""
+    from clearance.core.merkle import consistency_proof
+    from clearance.store import repository as repo
+
+    with ws.engine.connect() as conn:
+        found = repo.latest_checkpoint(conn)
+        if found is None or not 1 <= old_size <= found[0].size:
+            size = found[0].size if found else 0
+            raise NotFoundError(f"no tree of size {old_size}: the log holds events 1 to {size}")
+        checkpoint = found[0]
+        leaves = repo.leaf_hashes(conn, checkpoint.size)
+    if root(leaves).hex() != checkpoint.root:
+        raise IntegrityError(
+            "the stored log does not match its latest checkpoint; run `clearance log verify`"
+        )
+    return {
+        "old_size": old_size,
+        "old_root": root(leaves[:old_size]).hex(),
+        "tree_size": checkpoint.size,
+        "proof": [h.hex() for h in consistency_proof(leaves, old_size)],
+        "checkpoint": checkpoint.as_json(),
+    }

@@ -4,7 +4,7 @@ render and sign them, and logs that it did, by whom."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clearance.errors import NotFoundError
 from clearance.exports.pack import Exported, PackRecords, write_pack
@@ -24,6 +24,10 @@ PAGE = 1000
 
 def export(ws: Workspace, principal: Principal, candidate: str, out: Path) -> Exported:
     """Write the audit pack of a recorded candidate, then record the export on the log."""
+    from clearance.services.queries import candidate as visible_candidate
+
+    if principal.scopes is not None:  # a token caller must be able to read its system
+        visible_candidate(ws, principal, candidate)
     with ws.engine.connect() as conn:
         records = gather(conn, candidate)
     done = write_pack(
@@ -115,7 +119,25 @@ def _signed_records(conn: Connection, system: str, version: str, candidate: str)
         admin=[(s.id, s.envelope) for s in people_repo.admin_statements(conn)],
         attestations=repo.attestations_of(conn, candidate),
         people_keys=people_repo.person_keys_with_holders(conn),
+        **_readiness_statements(conn, system, version, candidate),
     )
+
+
+def _readiness_statements(
+    conn: Connection, system: str, version: str, candidate: str
+) -> dict[str, list[dict[str, Any]]]:
+    """The signed acceptances of the candidate's findings and the acknowledgements of its
+    parties, as their signers made them."""
+    from clearance.store import findings as findings_repo
+
+    return {
+        "acceptances": [a.envelope for a in findings_repo.acceptances_of(conn, candidate)],
+        "acknowledgements": [
+            a.envelope
+            for a in findings_repo.acknowledgements_of(conn, system, version)
+            if a.candidate == candidate
+        ],
+    }
 
 
 def _authority_subjects(conn: Connection) -> set[str]:

@@ -16,12 +16,13 @@ from clearance.core.identity import (
     Permission,
     Person,
     RoleGrant,
+    Scope,
     normalise_name,
     valid_name,
 )
 from clearance.errors import ForbiddenError, NotFoundError, UsageError
 from clearance.services.admin import accept, accept_admin, args, store
-from clearance.services.auth import parse_role, require
+from clearance.services.auth import Principal, parse_role, require
 from clearance.services.workspace import Workspace
 from clearance.store.uow import retrying
 
@@ -120,16 +121,28 @@ def bootstrap_admin(ws: Workspace, name: str, public_raw: bytes) -> Person:
 
 
 @retrying()
-def add_person(ws: Workspace, envelope: dict[str, Any]) -> Person:
-    """Register a person with roles and, optionally, a public key (administrators only)."""
+def add_person(ws: Workspace, envelope: dict[str, Any], caller: Principal | None = None) -> Person:
+    """Register a person, or a service account (`kind: service`, for CI: no key, so it never
+    signs), with roles and, for a person, optionally a public key (administrators only)."""
+    from clearance.core.identity import ADMIN, KINDS
     from clearance.store import people as repo
 
     with ws.transaction() as uow:
-        signed = accept_admin(uow, envelope, "person.add", Permission.MANAGE_PEOPLE)
+        signed = accept_admin(uow, envelope, "person.add", Permission.MANAGE_PEOPLE, caller)
         given = args(signed)
         name = _name(given.get("name", ""))
         grants = [parse_role(str(r)) for r in given.get("roles", [])]
         raw = _public(given["public_key"]) if given.get("public_key") else None
+        kind = str(given.get("kind") or "person")
+        if kind not in KINDS:
+            raise UsageError(f"{kind!r} is not a kind of account; use person or service")
+        if kind == "service" and (raw is not None or given.get("same_as")):
+            raise UsageError(
+                f"{name} is a service account: it calls the API with a token and holds no "
+                "signing key (so it never signs off); drop --public-key and --same-as"
+            )
+        if kind == "service" and any(g.role == ADMIN for g in grants):
+            raise UsageError("a service account cannot be an administrator")
         if repo.get_person(uow.conn, name) is not None:
             raise UsageError(
                 f"{name} is already registered; use `clearance people grant` "
@@ -143,12 +156,12 @@ def add_person(ws: Workspace, envelope: dict[str, Any]) -> Person:
             identity = other.identity
         actor, now = signed.principal.name, uow.clock()
         statement = store(uow, signed, name)
-        person = repo.insert_person(uow, name, identity, actor, now)
+        person = repo.insert_person(uow, name, identity, actor, now, kind)
         uow.append(
             "person.registered",
             actor=actor,
             subject=name,
-            payload={"identity": identity, "statement": statement.id},
+            payload={"identity": identity, "statement": statement.id, "kind": kind},
             records=[person, statement],
         )
         for grant in grants:
@@ -159,13 +172,13 @@ def add_person(ws: Workspace, envelope: dict[str, Any]) -> Person:
 
 
 @retrying()
-def change_role(ws: Workspace, envelope: dict[str, Any]) -> Person:
+def change_role(ws: Workspace, envelope: dict[str, Any], caller: Principal | None = None) -> Person:
     """Grant or revoke a role (administrators only); the last administrator stays one."""
     from clearance.core.identity import ADMIN
     from clearance.store import people as repo
 
     with ws.transaction() as uow:
-        signed = accept(uow, envelope, str(_action(envelope)))
+        signed = accept(uow, envelope, str(_action(envelope)), caller)
         action = str(signed.predicate["action"])
         if action not in ("role.grant", "role.revoke"):
             raise UsageError(f"{action} is not a role change")
@@ -188,15 +201,29 @@ def change_role(ws: Workspace, envelope: dict[str, Any]) -> Person:
         return _existing(uow.conn, name)
 
 
-def _action(envelope: dict[str, Any]) -> Any:
-    """The action an unverified envelope claims (only to pick what to verify it as)."""
+def _claim(envelope: dict[str, Any]) -> dict[str, Any]:
+    """The predicate an unverified envelope claims: only to pick what to verify it as."""
     import base64
     import json
 
     try:
-        return json.loads(base64.b64decode(envelope["payload"]))["predicate"]["action"]
+        found = json.loads(base64.b64decode(envelope["payload"]))["predicate"]
     except (KeyError, TypeError, ValueError):
-        return "?"
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _action(envelope: dict[str, Any]) -> Any:
+    return _claim(envelope).get("action", "?")
+
+
+def _args_of(envelope: dict[str, Any]) -> dict[str, Any]:
+    found = _claim(envelope).get("args")
+    return found if isinstance(found, dict) else {}
+
+
+def _claimed(envelope: dict[str, Any]) -> str:
+    return normalise_name(str(_claim(envelope).get("person", "")))
 
 
 def _grant(
@@ -220,19 +247,23 @@ def _grant(
 
 
 @retrying()
-def add_key(ws: Workspace, envelope: dict[str, Any]) -> str:
+def add_key(ws: Workspace, envelope: dict[str, Any], caller: Principal | None = None) -> str:
     """Register another public key: your own (signed with a current key of yours), or
     anyone's by an administrator."""
     from clearance.signing import key_id
     from clearance.store import people as repo
 
     with ws.transaction() as uow:
-        signed = accept(uow, envelope, "key.add")
+        own = _name(_args_of(envelope).get("name", "")) == _claimed(envelope)
+        signed = accept(uow, envelope, "key.add", caller, Scope.SIGN if own else Scope.ADMIN)
         given = args(signed)
         name = _name(given.get("name", ""))
         if name != signed.principal.name:
             require(signed.principal, Permission.MANAGE_KEYS, repo.administrators(uow.conn))
-        _existing(uow.conn, name)
+        if _existing(uow.conn, name).service:
+            raise UsageError(
+                f"{name} is a service account: it holds no signing key, so it never signs off"
+            )
         raw = _public(given.get("public_key", ""))
         statement = store(uow, signed, name)
         _register_key(uow, name, raw, signed.principal.name, statement)
@@ -240,13 +271,15 @@ def add_key(ws: Workspace, envelope: dict[str, Any]) -> str:
 
 
 @retrying()
-def retire_key(ws: Workspace, envelope: dict[str, Any]) -> str:
+def retire_key(ws: Workspace, envelope: dict[str, Any], caller: Principal | None = None) -> str:
     """Stop a key from signing from now on (your own, or anyone's by an administrator);
     what it signed before still verifies."""
     from clearance.store import people as repo
 
     with ws.transaction() as uow:
-        signed = accept(uow, envelope, "key.retire")
+        holder_claim = repo.key_holder(uow.conn, str(_args_of(envelope).get("key_id", "")))
+        scope = Scope.SIGN if holder_claim == _claimed(envelope) else Scope.ADMIN
+        signed = accept(uow, envelope, "key.retire", caller, scope)
         key = str(args(signed).get("key_id", ""))
         holder = repo.key_holder(uow.conn, key)
         if holder is None:

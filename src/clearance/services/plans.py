@@ -15,7 +15,14 @@ from clearance.core.digest import candidate_digest, revision_digest
 from clearance.core.loader import parse_plan
 from clearance.core.plan import Plan
 from clearance.core.policy import Policy, merge_policy, policy_criteria_ids, yaml_positions
-from clearance.errors import EvidenceError, NotFoundError, PlanError, Problem, UsageError
+from clearance.errors import (
+    ConflictError,
+    EvidenceError,
+    NotFoundError,
+    PlanError,
+    Problem,
+    UsageError,
+)
 from clearance.services.auth import Principal
 from clearance.services.workspace import Workspace
 from clearance.store.uow import retrying
@@ -23,6 +30,7 @@ from clearance.store.uow import retrying
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from clearance.services.policy import CurrentPolicy
     from clearance.store.records import CandidateRecord, ComponentPin, RevisionRecord
     from clearance.store.uow import UnitOfWork
 
@@ -67,13 +75,35 @@ def read_plan(ws: Workspace, text: str, filename: str) -> LoadedPlan:
         return with_policy(conn, loaded, text)
 
 
+def read_plan_with(
+    text: str,
+    filename: str,
+    declared: set[str],
+    policy: tuple[dict[str, Any], str] | None,
+) -> LoadedPlan:
+    """As `read_plan`, against targets and a policy (document, digest) given rather than
+    read from a database: what a remote client validates before the server does again."""
+    from clearance.services.policy import CurrentPolicy
+
+    plan = parse_plan(text, filename)
+    loaded = LoadedPlan(plan=plan, filename=filename, revision=revision_digest(plan.document()))
+    current = CurrentPolicy(Policy.model_validate(policy[0]), policy[1]) if policy else None
+    return _with_policy(loaded, text, declared, current)
+
+
 def with_policy(conn: Connection, loaded: LoadedPlan, text: str) -> LoadedPlan:
     """Check the plan's target is declared and merge the workspace's current policy."""
     from clearance.services.policy import current_policy
     from clearance.store import people as people_repo
 
+    declared = set(people_repo.targets(conn))
+    return _with_policy(loaded, text, declared, current_policy(conn))
+
+
+def _with_policy(
+    loaded: LoadedPlan, text: str, declared: set[str], current: CurrentPolicy | None
+) -> LoadedPlan:
     target = loaded.plan.release.target
-    declared = people_repo.targets(conn)
     positions = yaml_positions(text, loaded.filename)
     if target not in declared:
         line, column = positions(("release", "target")) or (None, None)
@@ -91,7 +121,6 @@ def with_policy(conn: Connection, loaded: LoadedPlan, text: str) -> LoadedPlan:
                 )
             ]
         )
-    current = current_policy(conn)
     if current is None:
         return loaded
     merged = merge_policy(
@@ -302,16 +331,45 @@ def submit_plan(
     loaded: LoadedPlan,
     digests: Mapping[str, str],
     message: str,
+    parent: str | None = None,
 ) -> Submitted:
     """Record a revision with a message; a submitter must be signed (they become an author,
-    whom separation of duties keeps from approving)."""
+    whom separation of duties keeps from approving). With `parent`, the revision the edit
+    started from: if the system's latest revision is another one, someone else's edit came
+    first and this one is refused (ConflictError) rather than silently replacing it."""
     from clearance.services.auth import require_signed
 
     require_signed(principal, "submitting a plan revision")
+    may_write(principal, loaded.plan.system.id)
     if not message.strip():
         raise UsageError("a revision needs a message saying what changed (-m MESSAGE)")
     with ws.transaction() as uow:
+        if parent is not None:
+            _same_parent(uow.conn, loaded, parent)
         return submit(uow, principal, loaded, digests, message.strip())
+
+
+def _same_parent(conn: Connection, loaded: LoadedPlan, parent: str) -> None:
+    from clearance.store import repository as repo
+
+    latest = repo.revisions_of(conn, loaded.plan.system.id)
+    if not latest or latest[-1].digest in (parent, loaded.revision):
+        return
+    now = latest[-1]
+    raise ConflictError(
+        f"the plan of {loaded.plan.system.id} changed since {parent[:19]}…: the latest revision "
+        f"is {now.digest[:19]}… by {now.author} ({now.message!r}); merge that change into "
+        "yours and submit again"
+    )
+
+
+def may_write(principal: Principal, system_id: str) -> None:
+    """An API caller needs the write scope and a role for the system (else it is unknown)."""
+    from clearance.core.identity import Scope
+    from clearance.services.auth import require_access, require_scope
+
+    require_access(principal, system_id)
+    require_scope(principal, Scope.WRITE)
 
 
 def recorded_candidate(conn: Connection, digest: str, filename: str) -> CandidateRecord:

@@ -11,6 +11,7 @@ from clearance.core.identity import Permission
 from clearance.core.policy import Policy, parse_policy, policy_digest
 from clearance.errors import IntegrityError, UsageError
 from clearance.services.admin import accept_admin, args, store
+from clearance.services.auth import Principal
 from clearance.services.workspace import Workspace
 from clearance.store.uow import retrying
 
@@ -43,12 +44,14 @@ def policy_document(text: str, filename: str) -> dict[str, Any]:
 
 
 @retrying()
-def set_policy(ws: Workspace, envelope: dict[str, Any]) -> tuple[CurrentPolicy, bool]:
+def set_policy(
+    ws: Workspace, envelope: dict[str, Any], caller: Principal | None = None
+) -> tuple[CurrentPolicy, bool]:
     """Record the policy an administrator signed; (policy, whether it changed anything)."""
     from clearance.store import people as repo
 
     with ws.transaction() as uow:
-        signed = accept_admin(uow, envelope, "policy.set", Permission.SET_POLICY)
+        signed = accept_admin(uow, envelope, "policy.set", Permission.SET_POLICY, caller)
         document = args(signed).get("policy")
         try:
             policy = Policy.model_validate(document)
@@ -82,14 +85,16 @@ def policy_of(ws: Workspace) -> CurrentPolicy | None:
 
 
 @retrying()
-def declare_target(ws: Workspace, envelope: dict[str, Any]) -> tuple[str, bool]:
+def declare_target(
+    ws: Workspace, envelope: dict[str, Any], caller: Principal | None = None
+) -> tuple[str, bool]:
     """Declare a target environment plans may release to (administrators only)."""
     import re
 
     from clearance.store import people as repo
 
     with ws.transaction() as uow:
-        signed = accept_admin(uow, envelope, "target.declare", Permission.DECLARE_TARGETS)
+        signed = accept_admin(uow, envelope, "target.declare", Permission.DECLARE_TARGETS, caller)
         name = str(args(signed).get("name", "")).strip()
         if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", name):
             raise UsageError(

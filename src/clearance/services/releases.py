@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from clearance.errors import ConflictError
 from clearance.services.auth import Principal, require_signed
-from clearance.services.evidence import StoredFiles
+from clearance.services.evidence import StoredFiles, require_stored
 from clearance.services.gate import Checked, gate
-from clearance.services.plans import LoadedPlan
+from clearance.services.plans import LoadedPlan, may_write
 from clearance.services.workspace import Workspace
 from clearance.store.records import ComponentPin, DecisionRecord, ReleaseRecord
 from clearance.store.uow import retrying
@@ -38,6 +38,8 @@ def release(
     """Re-run the gate and, if GO, record the release by a signed person; a NO-GO candidate
     is refused (and the refusal is recorded)."""
     require_signed(principal, "recording a release")
+    may_write(principal, loaded.plan.system.id)
+    require_stored(ws, stored)
     with ws.transaction() as uow:
         checked = gate(uow, ws, principal, loaded, digests, stored)
         evaluation, sub, decision_id = checked.evaluation, checked.submitted, checked.decision_id

@@ -18,7 +18,7 @@ from clearance.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from clearance.blobs import FilesystemBlobStore
+    from clearance.blobs import BlobStore
     from clearance.core.checkpoint import Receipt
     from clearance.signing import SigningKey
     from clearance.store.uow import UnitOfWork
@@ -38,7 +38,7 @@ class Workspace:
         self.settings = settings
         self.clock = clock
         self._engine: Engine | None = None
-        self._blobs: FilesystemBlobStore | None = None
+        self._blobs: BlobStore | None = None
         self._key: SigningKey | None = None
         #: the receipt of the last write made through this handle
         self.last_receipt: Receipt | None = None
@@ -47,7 +47,7 @@ class Workspace:
 
     @property
     def exists(self) -> bool:
-        return (self.settings.workspace / CONFIG_NAME).is_file()
+        return self.settings.team or (self.settings.workspace / CONFIG_NAME).is_file()
 
     def require(self) -> None:
         if not self.exists:
@@ -76,17 +76,34 @@ class Workspace:
         """Create the folder, config, schema and workspace key; False when it existed."""
         root = self.settings.workspace
         created = not self.exists
-        (root / "blobs").mkdir(parents=True, exist_ok=True)
-        (root / "cache").mkdir(parents=True, exist_ok=True)
+        if not self.settings.team:
+            (root / "blobs").mkdir(parents=True, exist_ok=True)
+            (root / "cache").mkdir(parents=True, exist_ok=True)
+        self.upgrade()
         if self.settings.workspace_key_pem is None and not self.settings.key_path.exists():
+            self._no_key_yet()
             from clearance.signing import SigningKey
 
             SigningKey.generate().save(self.settings.key_path)
         if created:
             self.write_config(format=FORMAT, created_at=self.clock().isoformat())
-        self.upgrade()
         self._register_key()
         return created
+
+    def _no_key_yet(self) -> None:
+        """A database that has a workspace key gets no new one because a key file is
+        missing: that would retire the key every running process signs with."""
+        from clearance.store import repository as repo
+
+        assert self._engine is not None
+        with self._engine.connect() as conn:
+            current = repo.current_workspace_key(conn)
+        if current is not None:
+            raise UsageError(
+                f"no workspace key at {self.settings.key_path}, but this database's workspace "
+                f"key is {current[:19]}…; point CLEARANCE_WORKSPACE_KEY (or "
+                "CLEARANCE_WORKSPACE_KEY_PEM) at it. A new key is made only for a new database"
+            )
 
     def upgrade(self) -> None:
         """Bring the database schema to the newest migration."""
@@ -149,14 +166,22 @@ class Workspace:
         return self._engine
 
     @property
-    def blobs(self) -> FilesystemBlobStore:
+    def blobs(self) -> BlobStore:
+        """The workspace's blob store, or a team deployment's (`CLEARANCE_BLOB_URL`)."""
         if self._blobs is None:
             self.require()
-            from clearance.blobs import DigestCache, FilesystemBlobStore
+            if self.settings.blob_url is not None:
+                from clearance.blobs.urls import open_blob_store
 
-            self._blobs = FilesystemBlobStore(
-                self.settings.blob_root, DigestCache(self.settings.cache_path)
-            )
+                self._blobs = open_blob_store(
+                    self.settings.blob_url, endpoint_url=self.settings.s3_endpoint
+                )
+            else:
+                from clearance.blobs import DigestCache, FilesystemBlobStore
+
+                self._blobs = FilesystemBlobStore(
+                    self.settings.blob_root, DigestCache(self.settings.cache_path)
+                )
         return self._blobs
 
     @contextmanager

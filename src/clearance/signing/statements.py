@@ -29,6 +29,8 @@ WAIVER_REVOCATION_V1 = "https://clearance.dev/waiver-revocation/v1"
 EVIDENCE_ATTESTATION_V1 = "https://clearance.dev/evidence-attestation/v1"
 ADMIN_V1 = "https://clearance.dev/admin/v1"
 REQUEST_V1 = "https://clearance.dev/request/v1"
+FINDING_ACCEPTANCE_V1 = "https://clearance.dev/finding-acceptance/v1"
+ACKNOWLEDGEMENT_V1 = "https://clearance.dev/acknowledgement/v1"
 
 _SHA256 = re.compile(r"sha256:([0-9a-f]{64})")
 _HEX64 = re.compile(r"[0-9a-f]{64}")

@@ -73,7 +73,8 @@ def get_person(conn: Connection, name: str) -> Person | None:
         .order_by(t.person_keys.c.valid_from)
     )
     keys = [PersonKey(k.key_id, unb64(k.public_key), k.valid_from, k.retired_at) for k in rows]
-    return Person(name, row.identity, [g for g, on in held.items() if on], keys)
+    roles = [g for g, on in held.items() if on]
+    return Person(name, row.identity, roles, keys, kind=row.kind or "person")
 
 
 def person_by_key(conn: Connection, key_id: str) -> Person | None:
@@ -106,10 +107,13 @@ def administrators(conn: Connection) -> list[str]:
     return sorted(p.name for p in all_people(conn) if p.admin)
 
 
-def insert_person(uow: UnitOfWork, name: str, identity: str, by: str, at: datetime) -> Inserted:
-    return uow.insert(
-        t.people, {"name": name, "identity": identity, "created_by": by, "created_at": to_time(at)}
-    )
+def insert_person(
+    uow: UnitOfWork, name: str, identity: str, by: str, at: datetime, kind: str = "person"
+) -> Inserted:
+    values = {"name": name, "identity": identity, "created_by": by, "created_at": to_time(at)}
+    if kind != "person":  # NULL stands for a person, as in rows written before kinds existed
+        values["kind"] = kind
+    return uow.insert(t.people, values)
 
 
 def insert_grant(

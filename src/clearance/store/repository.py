@@ -198,6 +198,13 @@ def evidence_of(conn: Connection, candidate: str) -> list[EvidenceRecord]:
     ]
 
 
+def get_evidence(conn: Connection, evidence_id: int) -> EvidenceRecord | None:
+    row = conn.execute(sa.select(t.evidence).where(t.evidence.c.id == evidence_id)).first()
+    if row is None:
+        return None
+    return replace(EvidenceRecord.from_row(row), row_digest=record_digest("evidence", row._mapping))
+
+
 # approvals, waivers and attestations -------------------------------------------------------
 
 
@@ -486,7 +493,14 @@ def append_event(
     The event's canonical JSON (RFC 8785, `seq` included) is stored as written and is what
     its Merkle leaf hashes; the other columns are indexes over it.
     """
-    seq = (conn.execute(sa.select(sa.func.max(t.events.c.seq))).scalar() or 0) + 1
+    last = conn.execute(
+        sa.select(t.events.c.seq, t.events.c.at).order_by(t.events.c.seq.desc()).limit(1)
+    ).first()
+    seq = (last.seq if last else 0) + 1
+    if last is not None and to_time(at) < last.at:
+        # Another process's clock ran ahead: under the write lock, time never goes back,
+        # so a host a little behind cannot make the log look backdated.
+        at = from_time(last.at)
     if records:
         payload = {**payload, "records": [list(r) for r in records]}
     record = EventRecord(
@@ -620,6 +634,17 @@ def insert_key(
             "created_at": to_time(at),
         },
     )
+
+
+def current_workspace_key(conn: Connection) -> str | None:
+    """The id of the workspace key that signs now (the latest registered), if any."""
+    found: str | None = conn.execute(
+        sa.select(t.keys.c.key_id)
+        .where(t.keys.c.purpose == "workspace")
+        .order_by(t.keys.c.valid_from.desc())
+        .limit(1)
+    ).scalar()
+    return found
 
 
 def public_keys(conn: Connection) -> list[dict[str, Any]]:

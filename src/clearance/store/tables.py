@@ -159,6 +159,7 @@ people = sa.Table(
     sa.Column("identity", sa.String(200), nullable=False),
     sa.Column("created_by", sa.Text, nullable=False),
     sa.Column("created_at", Time, nullable=False),
+    sa.Column("kind", sa.String(16)),  # NULL: a person; "service": a service account
 )
 
 role_grants = sa.Table(
@@ -259,6 +260,74 @@ waiver_revocations = sa.Table(
     sa.Column("created_at", Time, nullable=False),
 )
 
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("person", sa.String(200), sa.ForeignKey("people.name"), nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+)
+
+token_revocations = sa.Table(
+    "token_revocations",
+    metadata,
+    sa.Column("token_id", sa.Integer, sa.ForeignKey("api_tokens.id"), primary_key=True),
+    sa.Column("by", sa.Text, nullable=False),
+    sa.Column("at", Time, nullable=False),
+)
+
+idempotent_responses = sa.Table(
+    "idempotent_responses",
+    metadata,
+    sa.Column("caller", sa.String(200), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("request", Digest, nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+finding_acceptances = sa.Table(
+    "finding_acceptances",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("candidate", Digest, sa.ForeignKey("candidates.digest"), nullable=False),
+    sa.Column("system_id", sa.String(64), nullable=False),
+    sa.Column("criterion_id", sa.String(64), nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("finding", sa.Text, nullable=False),
+    sa.Column("place", sa.Text, nullable=False),
+    sa.Column("person", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("justification", sa.Text, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+    sa.Column("envelope", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Index("ix_finding_acceptances_candidate", "candidate"),
+)
+
+acknowledgements = sa.Table(
+    "acknowledgements",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("candidate", Digest, sa.ForeignKey("candidates.digest"), nullable=False),
+    sa.Column("system_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
+    sa.Column("party", sa.Text, nullable=False),
+    sa.Column("party_digest", Digest, nullable=False),
+    sa.Column("person", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("comment", sa.Text, nullable=False),
+    sa.Column("envelope", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Index("ix_acknowledgements_release", "system_id", "version"),
+)
+
 #: tables whose rows are records: no UPDATE or DELETE is ever allowed on them
 INSERT_ONLY = (
     "systems",
@@ -281,4 +350,9 @@ INSERT_ONLY = (
     "admin_statements",
     "targets",
     "waiver_revocations",
+    "api_tokens",
+    "token_revocations",
+    "idempotent_responses",
+    "finding_acceptances",
+    "acknowledgements",
 )

@@ -36,6 +36,7 @@ def _load_builtin() -> None:
         change,
         environment,
         evidence,
+        findings,
         metric,
         risk,
         rollback,

@@ -1,0 +1,106 @@
+"""The audit log (events, checkpoints, inclusion and consistency proofs, verification) and
+audit packs."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+
+from clearance.api import models
+from clearance.api.deps import WS, Caller
+from clearance.api.pages import DEFAULT_LIMIT, MAX_LIMIT, decode, encode
+from clearance.errors import NotFoundError, UsageError
+from clearance.services import queries
+
+router = APIRouter()
+
+
+@router.get("/log/events", tags=["log"])
+def events(
+    ws: WS,
+    who: Caller,
+    cursor: str | None = Query(default=None, max_length=2000),
+    limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    subject: str | None = Query(default=None, max_length=200),
+) -> Any:
+    after = decode(cursor) or 0
+    if not isinstance(after, int):
+        raise UsageError("the cursor is not one this server gave for this list")
+    found = queries.events(ws, who, after=after, limit=limit + 1, subject=subject)
+    chunk = found[:limit]
+    return {
+        "items": [{**e.as_json(), "leaf_hash": e.leaf_hash} for e in chunk],
+        "next_cursor": encode(chunk[-1].seq) if len(found) > limit else None,
+    }
+
+
+@router.get("/log/checkpoint", tags=["log"])
+def checkpoint(ws: WS, who: Caller) -> Any:
+    """The latest signed checkpoint: tree size, root, time and signature."""
+    from clearance.services.log import latest
+
+    queries.reader(who)
+    return latest(ws).as_json()
+
+
+@router.get("/log/events/{seq}/proof", tags=["log"])
+def prove(ws: WS, who: Caller, seq: int) -> Any:
+    """An inclusion proof of event `seq` against the latest signed checkpoint."""
+    from clearance.services.log import prove as make_proof
+
+    queries.reader(who)
+    proof = make_proof(ws, seq)
+    system_id = proof.event.get("system_id")
+    if not queries.visible(who, system_id):
+        raise NotFoundError(f"no event {seq}")
+    return proof.as_json()
+
+
+@router.get("/log/consistency", tags=["log"])
+def consistency(ws: WS, who: Caller, old: int = Query(ge=1)) -> Any:
+    """A consistency proof from the tree of size `old` to the latest signed checkpoint."""
+    from clearance.services.log import consistency as make_proof
+
+    queries.reader(who)
+    return make_proof(ws, old)
+
+
+@router.post("/log/verifications", tags=["log"])
+def verify(ws: WS, who: Caller) -> Any:
+    """The server recomputes the whole log and checks every checkpoint (use `pack verify`
+    or `log consistency` to check without trusting the server)."""
+    from clearance.services.log import verify_log
+
+    queries.reader(who)
+    report = verify_log(ws, None)
+    return {"events": report.events, "checkpoints": report.checkpoints, "failures": report.failures}
+
+
+@router.post(
+    "/packs",
+    tags=["packs"],
+    response_class=FileResponse,
+    responses={200: {"content": {"application/zip": {}}, "description": "The audit pack"}},
+)
+def export(ws: WS, who: Caller, body: models.Export) -> FileResponse:
+    """The audit pack of a candidate, as a zip file; the export is logged."""
+    from clearance.services.packs import export as export_pack
+
+    folder = Path(tempfile.mkdtemp(prefix="clearance-pack-"))
+    try:
+        done = export_pack(ws, who, body.candidate, folder / "audit-pack.zip")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return FileResponse(
+        done.path,
+        media_type="application/zip",
+        filename=f"audit-pack-{done.candidate.removeprefix('sha256:')[:12]}.zip",
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+    )
