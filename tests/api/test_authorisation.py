@@ -160,6 +160,10 @@ def _endpoints(s: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], set[st
         ("POST", "/evidence", {"json": s["evidence_body"]}, WRITERS),
         ("POST", "/releases", {"json": s["plan"]}, set()),  # NO-GO: refused for everyone
         ("POST", "/waiver-revocations", signed("approval"), set()),  # not a revocation
+        # plan has no findings criterion; the flows are in tests/behaviour
+        ("GET", f"/candidates/{c}/findings", {"params": {"criterion": "auc"}}, set()),
+        ("POST", "/finding-acceptances", signed("approval"), set()),  # not an acceptance
+        ("POST", "/acknowledgements", signed("approval"), set()),  # nor an acknowledgement
         ("POST", "/people", signed("person"), {ADMIN}),
         ("POST", "/roles", signed("role"), {ADMIN}),
         ("POST", "/targets", signed("target"), {ADMIN}),
@@ -219,7 +223,8 @@ def _shape(path: str) -> str:
              "tokens", "diff", "proof", "evaluation", "evidence-set", "approvals", "waivers",
              "decisions", "content", "revocations", "retirements", "consistency", "checkpoint",
              "verifications", "context", "whoami", "releases", "status", "people", "roles",
-             "targets", "policy", "plans", "checks", "packs", "waiver-revocations"}  # fmt: skip
+             "targets", "policy", "plans", "checks", "packs", "waiver-revocations", "findings",
+             "finding-acceptances", "acknowledgements"}  # fmt: skip
     return "/" + "/".join(p if p in fixed else re.sub(r".+", "*", p) for p in parts)
 
 

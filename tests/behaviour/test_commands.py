@@ -14,6 +14,7 @@ import pytest
 from clearance.signing import b64
 from tests.builders import ADMIN, open_workspace, register_signers, write_plan_folder
 from tests.cli.harness import Completed, invoke
+from tests.scanners.run import scanner_reports  # noqa: F401  (a fixture)
 
 CI, DANA, ERIK, CAROL, ALICE = (
     f"{n}@example.com" for n in ("ci", "dana", "erik", "carol", "alice")
@@ -32,6 +33,8 @@ targets:
   production:
     waivers:
       - {roles: [risk-officer], criteria: [uat]}
+    accept_findings:
+      - {roles: [risk-officer], criteria: ["kind:findings"]}
 """
 
 
@@ -193,3 +196,40 @@ def test_remote_failures_of_their_own(world: World) -> None:
     assert down.returncode == 69 and "cannot reach the Clearance server" in down.stderr
     local_only = world.run(ADMIN, "people", "list")
     assert local_only.returncode == 2 and "local workspace" in local_only.stderr
+
+
+def test_findings_are_listed_accepted_and_parties_acknowledged(
+    world: World,
+    scanner_reports,  # noqa: F811
+) -> None:
+    import shutil
+
+    import yaml
+
+    from tests.scanners.run import report
+
+    doc = yaml.safe_load(world.plan.read_text())
+    doc["criteria"].append(
+        {"id": "code-scan", "kind": "findings", "evidence": "reports/bandit.sarif"}
+    )
+    doc["interested_parties"][0]["acknowledged_by"] = "risk-officer"
+    world.plan.write_text(yaml.safe_dump(doc, sort_keys=False))
+    shutil.copy(report(scanner_reports, "bandit"), world.plan.parent / "reports/bandit.sarif")
+    run = world.run
+    assert run(CI, "check", "plan.yaml").returncode == 1
+    listed = run(
+        DANA, "finding", "list", "plan.yaml", "--criterion", "code-scan", "--format", "json"
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)[0]["id"] == "B602"
+    accept = ("finding", "accept", "plan.yaml", "--criterion", "code-scan", "--rule", "B602",
+              "--location", "service/score.py:12", "--expires", "7d", "-m", "ok")  # fmt: skip
+    by_owner = run(ALICE, *accept, "--role", "risk-officer")
+    assert by_owner.returncode == 77, by_owner.stderr
+    accepted = run("rita@example.com", *accept, "--role", "risk-officer")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "Accepted B602" in accepted.stdout
+    acknowledged = run("rita@example.com", "acknowledge", "plan.yaml", "--party", "Loan applicants")
+    assert acknowledged.returncode == 0, acknowledged.stderr
+    checked = json.loads(run(CI, "check", "plan.yaml", "--format", "json").stdout)
+    assert {c["id"]: c["status"] for c in checked["criteria"]}["code-scan"] == "passed"

@@ -332,6 +332,49 @@ class RemoteClient(Client):
         self.call("POST", "/waiver-revocations", json={"envelope": envelope})
         return str(waivers[-1]["person"])
 
+    def accept_finding(
+        self,
+        local: LocalPlan,
+        criterion: str,
+        finding: tuple[str, str, str],
+        role: str,
+        justification: str,
+        until: datetime,
+    ) -> Any:
+        from clearance.services.findings import Accepted
+        from clearance.store.records import from_time
+
+        envelope = self.acceptance(local, criterion, finding, role, justification, until)
+        found = self.call("POST", "/finding-acceptances", json={"envelope": envelope})
+        return Accepted(
+            **{
+                **found,
+                "findings": tuple(_finding(f) for f in found["findings"]),
+                "expires_at": from_time(found["expires_at"]),
+            }
+        )
+
+    def acknowledge(self, local: LocalPlan, party: str, comment: str) -> Any:
+        from clearance.services.findings import Acknowledged
+
+        envelope = self.acknowledgement(local, party, comment)
+        return Acknowledged(**self.call("POST", "/acknowledgements", json={"envelope": envelope}))
+
+    def findings(self, local: LocalPlan, criterion: str) -> list[Any]:
+        candidate = self.recorded_candidate(local)
+        found, cursor = [], None
+        while True:
+            params = {
+                "criterion": criterion,
+                "limit": 500,
+                **({"cursor": cursor} if cursor else {}),
+            }
+            page = self.call("GET", f"/candidates/{candidate}/findings", params=params)
+            found += [_finding(f) for f in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return found
+
     def release(self, local: LocalPlan) -> ReleaseDone:
         files = self.upload_named_files(local, None)
         found = self.call("POST", "/releases", json={**self._plan_body(local), "files": files})
@@ -434,6 +477,12 @@ class RemoteClient(Client):
         key = self.context()["workspace_key"]
         keys = {key["key_id"]: {**key, "valid_from": "", "valid_until": None}}
         return checkpoint_signature_problem(cp, keys)
+
+
+def _finding(data: dict[str, Any]) -> Any:
+    from clearance.core.findings import Finding
+
+    return Finding(**{**data, "aliases": tuple(data.get("aliases") or ())})
 
 
 def _error(response: httpx.Response) -> ClearanceError:

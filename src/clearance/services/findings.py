@@ -94,7 +94,7 @@ def _statement(
     return signed, candidate, stored_plan(uow.conn, candidate)
 
 
-def _findings_criterion(loaded: LoadedPlan, criterion_id: str) -> CriterionBase:
+def findings_criterion(loaded: LoadedPlan, criterion_id: str) -> CriterionBase:
     try:
         criterion = loaded.plan.criterion(criterion_id)
     except KeyError:
@@ -125,7 +125,7 @@ def accept_finding(
     with ws.transaction() as uow:
         signed, candidate, loaded = _statement(uow, envelope, FINDING_ACCEPTANCE_V1, caller)
         pred, plan = signed.predicate, loaded.plan
-        criterion = _findings_criterion(loaded, str(pred.get("criterion", "")))
+        criterion = findings_criterion(loaded, str(pred.get("criterion", "")))
         scope, ident = str(pred.get("scope", "")), str(pred.get("finding", "")).strip()
         where, role = str(pred.get("where", "")).strip(), str(pred.get("role", ""))
         justification = str(pred.get("justification", ""))
@@ -273,7 +273,7 @@ def findings_of(
     """The findings of a criterion of a recorded candidate, for people choosing what to accept."""
     from clearance.services.plans import recorded_candidate
 
-    _findings_criterion(loaded, criterion_id)
+    findings_criterion(loaded, criterion_id)
     with ws.engine.connect() as conn:
         cand = recorded_candidate(conn, candidate, loaded.name)
         return candidate_findings(ws, conn, loaded, cand, criterion_id)

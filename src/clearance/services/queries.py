@@ -174,6 +174,20 @@ def evidence_content(ws: Workspace, principal: Principal, evidence_id: int) -> B
     return ws.blobs.open(evidence_item(ws, principal, evidence_id).digest)
 
 
+def findings(ws: Workspace, principal: Principal, digest: str, criterion_id: str) -> list[Any]:
+    """The findings of a findings criterion of the candidate, for people choosing what to
+    accept."""
+    from clearance.services.findings import candidate_findings, findings_criterion
+    from clearance.services.plans import stored_plan
+
+    reader(principal)
+    with ws.engine.connect() as conn:
+        found = _candidate(conn, principal, digest)
+        loaded = stored_plan(conn, found)
+        findings_criterion(loaded, criterion_id)
+        return list(candidate_findings(ws, conn, loaded, found, criterion_id))
+
+
 def approvals(ws: Workspace, principal: Principal, digest: str) -> list[dict[str, Any]]:
     """The candidate's sign-offs as recorded (signed statements included)."""
     from clearance.store import repository as repo

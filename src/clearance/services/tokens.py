@@ -199,7 +199,7 @@ def token_principal(conn: Connection, secret: str, now: datetime) -> Principal:
             f"the API token {token.name} expired on {token.expires_at:%Y-%m-%d %H:%M} UTC; "
             "ask an administrator for a new one"
         )
-    person = people_repo.get_person(conn, token.person)
+    person = people_repo.get_person(conn, token.person, keys=False)
     if person is None:  # the foreign key makes this impossible short of a broken database
         raise AuthenticationError(f"the API token {token.name} belongs to nobody registered")
     return Principal(

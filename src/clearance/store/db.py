@@ -24,7 +24,9 @@ def create_engine(url: str) -> Engine:
             engine = sa.create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
-        return sa.create_engine(url, pool_pre_ping=True)
+        # A server process runs up to 40 requests at once in threads: keep enough
+        # connections open that busy moments do not open (and close) new ones.
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise StoreError(f"cannot use database URL {_safe(url)}: {exc}") from None
 

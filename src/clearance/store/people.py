@@ -52,8 +52,9 @@ def _row(conn: Connection, name: str) -> Any:
     return conn.execute(sa.select(t.people).where(t.people.c.name == name)).first()
 
 
-def get_person(conn: Connection, name: str) -> Person | None:
-    """A person with the roles they hold now and every key of their identity."""
+def get_person(conn: Connection, name: str, *, keys: bool = True) -> Person | None:
+    """A person with the roles they hold now and (unless `keys` is false: an API caller
+    needs only their roles) every key of their identity."""
     from clearance.signing import unb64
 
     row = _row(conn, name)
@@ -65,6 +66,9 @@ def get_person(conn: Connection, name: str) -> Person | None:
     )
     for g in grants:
         held[RoleGrant(g.role, g.system_id)] = g.action == "grant"
+    roles = [g for g, on in held.items() if on]
+    if not keys:
+        return Person(name, row.identity, roles, [], kind=row.kind or "person")
     names = sa.select(t.people.c.name).where(t.people.c.identity == row.identity)
     rows = conn.execute(
         sa.select(t.person_keys, t.key_retirements.c.at.label("retired_at"))
@@ -72,9 +76,8 @@ def get_person(conn: Connection, name: str) -> Person | None:
         .where(t.person_keys.c.person.in_(names))
         .order_by(t.person_keys.c.valid_from)
     )
-    keys = [PersonKey(k.key_id, unb64(k.public_key), k.valid_from, k.retired_at) for k in rows]
-    roles = [g for g, on in held.items() if on]
-    return Person(name, row.identity, roles, keys, kind=row.kind or "person")
+    found = [PersonKey(k.key_id, unb64(k.public_key), k.valid_from, k.retired_at) for k in rows]
+    return Person(name, row.identity, roles, found, kind=row.kind or "person")
 
 
 def person_by_key(conn: Connection, key_id: str) -> Person | None:

@@ -133,6 +133,20 @@ def candidate_evidence(
     return page(queries.evidence(ws, who, digest), lambda e: e.id, cursor, limit, render.evidence)
 
 
+@router.get("/candidates/{digest}/findings", tags=["candidates"])
+def findings(
+    ws: WS,
+    who: Caller,
+    digest: str,
+    criterion: str = Query(max_length=200),
+    cursor: str | None = Cursor,
+    limit: int = Limit,
+) -> Any:
+    """The findings of a findings criterion, in report order."""
+    found = list(enumerate(queries.findings(ws, who, digest, criterion)))
+    return page(found, lambda f: f[0], cursor, limit, lambda f: render.plain(f[1]))
+
+
 @router.get("/candidates/{digest}/approvals", tags=["statements"])
 def approvals(
     ws: WS, who: Caller, digest: str, cursor: str | None = Cursor, limit: int = Limit

@@ -61,16 +61,44 @@ def revoke_waiver(ws: WS, who: Caller, body: models.Signed, key: IdempotencyKey 
     )
 
 
+@router.post("/finding-acceptances", tags=["statements"], status_code=201)
+def accept_finding(ws: WS, who: Caller, body: models.Signed, key: IdempotencyKey = None) -> Any:
+    """Record a signed acceptance of one finding, with justification and expiry."""
+    from clearance.services.findings import accept_finding as record
+
+    return once(
+        ws,
+        who,
+        key,
+        body.model_dump(),
+        lambda: (201, render.plain(record(ws, _envelope(body), who))),
+    )
+
+
+@router.post("/acknowledgements", tags=["statements"], status_code=201)
+def acknowledge(ws: WS, who: Caller, body: models.Signed, key: IdempotencyKey = None) -> Any:
+    """Record a signed acknowledgement of an interested party's impact and consideration."""
+    from clearance.services.findings import acknowledge as record
+
+    return once(
+        ws,
+        who,
+        key,
+        body.model_dump(),
+        lambda: (201, render.plain(record(ws, _envelope(body), who))),
+    )
+
+
 # -- people, keys, policy, targets ---------------------------------------------------------
 
 
 @router.get("/whoami", tags=["people"])
-def whoami(who: Caller) -> Any:
+def whoami(ws: WS, who: Caller) -> Any:
     """The person or service account the token acts for, with its roles and keys, and the
     token's name and scopes."""
-    from clearance.services.auth import require_signed
+    from clearance.services.people import person as registered
 
-    person = require_signed(who, "asking who you are")
+    person = registered(ws, who.name)
     return {**render.person(person), "token": who.token, "scopes": sorted(who.scopes or ())}
 
 
