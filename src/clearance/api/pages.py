@@ -35,8 +35,8 @@ def page(
     key: Callable[[T], Any],
     cursor: str | None,
     limit: int,
-    render: Callable[[T], Any],
-) -> dict[str, Any]:
+    render: Callable[[T], Any] | None = None,
+) -> Any:
     """A page of `items`, in the order of `key` (an int or a str), after the cursor's key."""
     after = decode(cursor)
     ordered = sorted(items, key=key)
@@ -45,8 +45,12 @@ def page(
             ordered = [i for i in ordered if key(i) > after]
         except TypeError:
             raise UsageError("the cursor is not one this server gave for this list") from None
+    from clearance.api.render import JSON
+
     chunk = ordered[:limit]
-    return {
-        "items": [render(i) for i in chunk],
-        "next_cursor": encode(key(chunk[-1])) if len(ordered) > limit else None,
-    }
+    return JSON(
+        {
+            "items": [render(i) for i in chunk] if render else chunk,
+            "next_cursor": encode(key(chunk[-1])) if len(ordered) > limit else None,
+        }
+    )

@@ -3,10 +3,40 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import datetime
 from typing import Any
 
+from fastapi.responses import JSONResponse
+
 from clearance.core.identity import Person
+
+
+class JSON(JSONResponse):
+    """A JSON answer encoded in one pass: nested dicts and lists by the json module's C
+    encoder, records (dataclasses) and times by `_default` as it meets them. FastAPI's own
+    route encoding walks every value in Python first, which costs more than the query."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, default=_default, ensure_ascii=False, separators=(",", ":")
+        ).encode()
+
+
+def _default(value: Any) -> Any:
+    from clearance.store.records import to_time
+
+    if isinstance(value, Person):
+        return person(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return to_time(value)
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    if hasattr(value, "as_json"):
+        return value.as_json()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def plain(value: Any) -> Any:

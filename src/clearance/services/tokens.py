@@ -182,14 +182,14 @@ def list_tokens(ws: Workspace, principal: Principal) -> list[TokenRow]:
 def token_principal(conn: Connection, secret: str, now: datetime) -> Principal:
     """Who calls with this token; AuthenticationError (never naming the token's value) for
     an unknown, expired or revoked one."""
-    from clearance.store import people as people_repo
     from clearance.store import tokens as repo
 
     if not secret.startswith(PREFIX):
         raise AuthenticationError("the API token is malformed; tokens start with clr_")
-    token = repo.token_by_hash(conn, token_hash(secret))
-    if token is None:
+    found = repo.token_and_holder(conn, token_hash(secret))
+    if found is None:
         raise AuthenticationError("the API token is not known here")
+    token, person = found
     if token.revoked_at is not None:
         raise AuthenticationError(
             f"the API token {token.name} was revoked on {token.revoked_at:%Y-%m-%d}"
@@ -199,9 +199,6 @@ def token_principal(conn: Connection, secret: str, now: datetime) -> Principal:
             f"the API token {token.name} expired on {token.expires_at:%Y-%m-%d %H:%M} UTC; "
             "ask an administrator for a new one"
         )
-    person = people_repo.get_person(conn, token.person, keys=False)
-    if person is None:  # the foreign key makes this impossible short of a broken database
-        raise AuthenticationError(f"the API token {token.name} belongs to nobody registered")
     return Principal(
         person.name,
         person.identity,

@@ -10,6 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from clearance.core.identity import Person
 from clearance.store import tables as t
 from clearance.store.records import from_time, to_time
 from clearance.store.uow import Inserted, UnitOfWork
@@ -76,6 +77,38 @@ def insert_token(
 def token_by_hash(conn: Connection, token_hash: str) -> TokenRow | None:
     row = conn.execute(_select().where(t.api_tokens.c.token_hash == token_hash)).first()
     return _row(row) if row is not None else None
+
+
+def token_and_holder(conn: Connection, token_hash: str) -> tuple[TokenRow, Person] | None:
+    """A token and the roles of the person it acts for, in one query (every API request
+    asks this first)."""
+    from clearance.core.identity import RoleGrant
+
+    g = t.role_grants
+    query = (
+        _select()
+        .add_columns(
+            t.people.c.identity,
+            t.people.c.kind,
+            g.c.role,
+            g.c.system_id,
+            g.c.action,
+        )
+        .join(t.people, t.people.c.name == t.api_tokens.c.person)
+        .outerjoin(g, g.c.person == t.api_tokens.c.person)
+        .where(t.api_tokens.c.token_hash == token_hash)
+        .order_by(g.c.id)
+    )
+    rows = conn.execute(query).all()
+    if not rows:
+        return None
+    held: dict[RoleGrant, bool] = {}
+    for r in rows:
+        if r.role is not None:
+            held[RoleGrant(r.role, r.system_id)] = r.action == "grant"
+    token, first = _row(rows[0]), rows[0]
+    roles = [grant for grant, on in held.items() if on]
+    return token, Person(token.person, first.identity, roles, [], kind=first.kind or "person")
 
 
 def token_by_name(conn: Connection, name: str) -> TokenRow | None:

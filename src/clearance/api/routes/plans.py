@@ -59,7 +59,7 @@ def context(ws: WS, who: Caller) -> dict[str, Any]:
 
 @router.get("/systems", tags=["plans"])
 def systems(ws: WS, who: Caller, cursor: str | None = Cursor, limit: int = Limit) -> Any:
-    return page(queries.systems(ws, who), lambda s: s.id, cursor, limit, render.plain)
+    return page(queries.systems(ws, who), lambda s: s.id, cursor, limit)
 
 
 @router.get("/systems/{system_id}", tags=["plans"])
@@ -73,7 +73,7 @@ def revisions(
 ) -> Any:
     found = queries.revisions(ws, who, system_id)
     order = {r.digest: i for i, r in enumerate(found)}
-    return page(found, lambda r: order[r.digest], cursor, limit, render.plain)
+    return page(found, lambda r: order[r.digest], cursor, limit)
 
 
 @router.get("/revisions/{digest}", tags=["plans"])
@@ -144,7 +144,7 @@ def findings(
 ) -> Any:
     """The findings of a findings criterion, in report order."""
     found = list(enumerate(queries.findings(ws, who, digest, criterion)))
-    return page(found, lambda f: f[0], cursor, limit, lambda f: render.plain(f[1]))
+    return page(found, lambda f: f[0], cursor, limit, lambda f: f[1])
 
 
 @router.get("/candidates/{digest}/approvals", tags=["statements"])
@@ -158,14 +158,14 @@ def approvals(
 def waivers(
     ws: WS, who: Caller, digest: str, cursor: str | None = Cursor, limit: int = Limit
 ) -> Any:
-    return page(queries.waivers(ws, who, digest), lambda w: w.id, cursor, limit, render.plain)
+    return page(queries.waivers(ws, who, digest), lambda w: w.id, cursor, limit)
 
 
 @router.get("/candidates/{digest}/decisions", tags=["candidates"])
 def decisions(
     ws: WS, who: Caller, digest: str, cursor: str | None = Cursor, limit: int = Limit
 ) -> Any:
-    return page(queries.decisions(ws, who, digest), lambda d: d.id, cursor, limit, render.plain)
+    return page(queries.decisions(ws, who, digest), lambda d: d.id, cursor, limit)
 
 
 @router.post("/checks", tags=["candidates"])
@@ -315,11 +315,11 @@ def release(ws: WS, who: Writer, body: models.Check, key: IdempotencyKey = None)
 
 @router.get("/releases", tags=["releases"])
 def releases(ws: WS, who: Caller, cursor: str | None = Cursor, limit: int = Limit) -> Any:
-    return page(queries.releases(ws, who), lambda r: r.id, cursor, limit, render.plain)
+    return page(queries.releases(ws, who), lambda r: r.id, cursor, limit)
 
 
 @router.get("/status", tags=["releases"])
 def status(ws: WS, who: Caller) -> Any:
     """Which version of each component runs in each environment, and what waits."""
     state = queries.status(ws, who)
-    return {"inventory": render.plain(state.inventory), "pending": render.plain(state.pending)}
+    return render.JSON({"inventory": state.inventory, "pending": state.pending})
