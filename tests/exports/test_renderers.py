@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click.testing
@@ -21,6 +22,7 @@ from clearance.exports.markdown import cell, code, render_markdown
 from clearance.exports.values import brief, scalar
 
 CANDIDATE = "sha256:" + "ab" * 32
+AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
 def result(id: str, status: Status, reason: str = "because", **kwargs: object) -> Result:
@@ -43,16 +45,17 @@ MIXED = evaluation(
 
 
 def test_junit_parses_and_counts_failures_errors_and_skipped() -> None:
-    """failed and pending are failures, error is an error, a failing advisory is skipped."""
-    root = ET.fromstring(render_junit(MIXED, "credit-scoring"))
+    """failed and pending are failures, error is an error, a failing advisory and a waived
+    criterion are skipped."""
+    root = ET.fromstring(render_junit(MIXED, "credit-scoring", timestamp=AT))
     suite = root.find("testsuite")
     assert suite is not None
     assert suite.get("name") == "clearance.credit-scoring"
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("6", "2", "1")
-    assert suite.get("skipped") == "1"
+    assert suite.get("skipped") == "2"
     cases = {case.get("name"): case for case in suite.iter("testcase")}
     assert list(cases) == ["auc", "tests", "uat", "env", "drift", "bias"]
-    assert len(cases["auc"]) == 0 and len(cases["bias"]) == 0
+    assert len(cases["auc"]) == 0 and cases["bias"].find("skipped") is not None
     failure = cases["tests"].find("failure")
     assert failure is not None and failure.get("message") == "failed: 3 failures"
     assert cases["env"].find("error") is not None
@@ -62,7 +65,7 @@ def test_junit_parses_and_counts_failures_errors_and_skipped() -> None:
 @given(st.text())
 def test_junit_parses_whatever_the_reason_and_ids_hold(text: str) -> None:
     """Characters XML cannot carry (controls, lone surrogates) never make the report unparsable."""
-    report = render_junit(evaluation(result(text or "x", Status.FAILED, text)), text)
+    report = render_junit(evaluation(result(text or "x", Status.FAILED, text)), text, timestamp=AT)
     suite = ET.fromstring(report.encode("utf-8")).find("testsuite")
     assert suite is not None and suite.get("failures") == "1"
 

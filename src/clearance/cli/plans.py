@@ -11,17 +11,29 @@ from clearance.cli.output import client, console, key_option, load, plan_argumen
 
 
 @click.command()
-def schema() -> None:
-    """Print the JSON Schema of deployment plans (for editors and CI linters).
+@click.option(
+    "--output",
+    "output",
+    type=click.Choice(["json"]),
+    help="Print the schema of a command's output instead: json = `check --format json`.",
+)
+def schema(output: str | None) -> None:
+    """Print the JSON Schema of deployment plans (for editors and CI linters), or with
+    --output, of a command's machine-readable output.
 
     \b
-    Example:
+    Examples:
       clearance schema > plan.schema.json
+      clearance schema --output json > check.schema.json
     """
-    from clearance.core.plan import Plan
+    if output == "json":
+        from clearance.exports.checkjson import check_json_schema
 
-    document = Plan.model_json_schema(by_alias=True)
-    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        document = check_json_schema()
+    else:
+        from clearance.core.plan import plan_json_schema
+
+        document = plan_json_schema()
     click.echo(json.dumps(document, indent=2, sort_keys=True))
 
 

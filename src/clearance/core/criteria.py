@@ -7,14 +7,53 @@ Adding a kind means adding a model to `CRITERION_MODELS` and registering an eval
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    model_validator,
+)
 
 from clearance.core.durations import Duration
 
 if TYPE_CHECKING:
     from clearance.core.plan import Plan
+
+#: RFC 8785 represents numbers as IEEE doubles: larger integers would not round-trip
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _whole_number(value: Any) -> Any:
+    """A float with no fraction is the whole number JSON Schema's `integer` takes it for."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# A whole number, written with or without `.0`, never quoted or true/false. Its bounds come
+# before the validator, or pydantic would publish them as "ge"/"le", which no schema knows.
+WholeNumber = Annotated[int, Field(le=MAX_SAFE_INTEGER), BeforeValidator(_whole_number)]
+Count = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER), BeforeValidator(_whole_number)]
+
+
+@dataclass(frozen=True)
+class SchemaPattern:
+    """A `pattern` for the published JSON Schema only, saying in a schema what a validator
+    of the type already enforces another way (such as stripping whitespace)."""
+
+    pattern: str
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: Any, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        schema = dict(handler(core_schema))
+        schema["pattern"] = self.pattern
+        return schema
+
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 EvidenceFormat = Literal["document", "junit", "raw", "findings"]
@@ -57,11 +96,25 @@ class CriterionBase(BaseModel):
         return []
 
 
+def _given(name: str, json_type: str) -> dict[str, Any]:
+    """A schema saying that field `name` is given, and not null."""
+    return {"required": [name], "properties": {name: {"type": json_type}}}
+
+
 class MetricCriterion(CriterionBase):
     """A number read from a metrics file (JSON, YAML, CSV) by dotted path, against a threshold
     or against the value recorded for the candidate last released to the same target."""
 
     kind: Literal["metric"]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {"anyOf": [_given("threshold", "number"), _given("baseline", "string")]},
+                {"if": _given("baseline", "string"), "then": _given("max_drop", "number")},
+                {"if": _given("max_drop", "number"), "then": _given("baseline", "string")},
+            ]
+        }
+    )
     evidence: str | None = Field(None, description="Metrics file, relative to the plan.")
     metric: str = Field(description="Dotted path into the metrics file, e.g. holdout.auc.")
     op: Literal[">=", ">", "<=", "<", "=="] = ">="
@@ -90,9 +143,9 @@ class TestsCriterion(CriterionBase):
 
     kind: Literal["tests"]
     evidence: Paths | None = Field(None, description="JUnit XML report(s), relative to the plan.")
-    min_tests: int = Field(1, ge=0)
+    min_tests: WholeNumber = Field(1, ge=0)
     max_skipped_ratio: float = Field(1.0, ge=0, le=1)
-    max_failures: int = Field(0, ge=0)
+    max_failures: WholeNumber = Field(0, ge=0)
     evidence_format: ClassVar[EvidenceFormat] = "junit"
 
     def named_files(self, plan: Plan) -> list[NamedFile]:
@@ -104,7 +157,7 @@ class EvidenceCriterion(CriterionBase):
 
     kind: Literal["evidence"]
     documents: list[str] = Field(default_factory=list, description="Files named in the plan.")
-    min_documents: int = Field(1, ge=1)
+    min_documents: WholeNumber = Field(1, ge=1)
     attested_by: str | None = Field(None, description="Role that must attest the evidence.")
     max_age: Duration | None = Field(None, description="Evidence older than this does not count.")
 
@@ -157,7 +210,7 @@ class RiskCriterion(CriterionBase):
 class RoleQuorum(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     role: Slug
-    min: int = Field(1, ge=1)
+    min: WholeNumber = Field(1, ge=1)
 
 
 class ApprovalCriterion(CriterionBase):
@@ -218,7 +271,7 @@ class StakeholdersCriterion(CriterionBase):
 
 
 SeverityName = Literal["critical", "high", "medium", "low", "info"]
-SeverityCounts = dict[SeverityName, Annotated[int, Field(ge=0)]]
+SeverityCounts = dict[SeverityName, Count]
 
 
 def _no_critical_or_high() -> SeverityCounts:
@@ -231,6 +284,9 @@ class FindingsCriterion(CriterionBase):
     expiring) do not count but stay shown."""
 
     kind: Literal["findings"]
+    model_config = ConfigDict(
+        json_schema_extra={"if": _given("max_new", "object"), "then": _given("baseline", "string")}
+    )
     evidence: Paths | None = Field(None, description="Scanner report(s), relative to the plan.")
     format: Literal["auto", "sarif", "cyclonedx", "pip-audit"] = Field(
         "auto", description="The reports' format; auto detects it from each report."

@@ -15,7 +15,7 @@ from typing import Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from clearance.core.criteria import CRITERION_MODELS, KINDS
+from clearance.core.criteria import CRITERION_MODELS, KINDS, MAX_SAFE_INTEGER
 from clearance.core.plan import Plan, reference_problems
 from clearance.errors import PlanError, Problem
 
@@ -41,8 +41,6 @@ _PLAIN_TAGS = {
     f"tag:yaml.org,2002:{name}"
     for name in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
 }
-#: RFC 8785 represents numbers as IEEE doubles: larger integers would not round-trip
-MAX_SAFE_INTEGER = 2**53 - 1
 
 
 def _number_problems(data: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
@@ -160,7 +158,9 @@ def validate_plan(data: dict[str, Any], filename: str, tree: _Tree | None = None
     if numbers:
         raise PlanError(_sorted(numbers))
     try:
-        plan = Plan.model_validate(data)
+        # Strict, and by field aliases only: the loader takes exactly what the published
+        # schema does, so `threshold: "0.7"`, `deploy: 1` or `api_version:` fail in both.
+        plan = Plan.model_validate(data, strict=True, by_alias=True, by_name=False)
     except ValidationError as exc:
         problems = [_problem(err, data, filename, tree) for err in exc.errors()]
         raise PlanError(_sorted(problems)) from None
@@ -265,7 +265,7 @@ _PATTERNS = {
 def _message(err: Any, loc: Loc, data: Any) -> str:
     kind, value, ctx = err["type"], err.get("input"), err.get("ctx") or {}
     if kind in _EXPECTED:
-        return f"{_EXPECTED[kind]}, got {_got(value)}"
+        return f"{_EXPECTED[kind]}, got {_got(value)}{_unquote_hint(kind, value)}"
     if kind == "string_type":
         hint = (
             "; quote it" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
@@ -306,6 +306,20 @@ def _message(err: Any, loc: Loc, data: Any) -> str:
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
     return str(err["msg"])
+
+
+def _unquote_hint(kind: str, value: Any) -> str:
+    """Numbers and true/false are never read from quoted text; say so when the text without
+    its quotes would be what was expected."""
+    wanted = {"float_type": (int, float), "int_type": (int,), "bool_type": (bool,)}.get(kind)
+    if wanted is None or not isinstance(value, str):
+        return ""
+    try:
+        unquoted = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return ""
+    fits = isinstance(unquoted, wanted) and (kind == "bool_type" or not isinstance(unquoted, bool))
+    return "; write it without quotes" if fits else ""
 
 
 def _unknown_field(loc: Loc, data: Any) -> str:

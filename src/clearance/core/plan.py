@@ -6,10 +6,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from clearance.core.criteria import CRITERION_MODELS, CriterionBase, Slug
+from clearance.core.criteria import CRITERION_MODELS, CriterionBase, SchemaPattern, Slug
+
+PLAN_SCHEMA_ID = "https://clearance.dev/schemas/plan/v1.json"
+#: a character that is not Unicode White_Space, which is what the loader strips from Text
+NOT_BLANK = r"[^\t\n\x0b\x0c\r\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 
 Digest = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
-Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+Text = Annotated[
+    str, StringConstraints(min_length=1, strip_whitespace=True), SchemaPattern(NOT_BLANK)
+]
 
 if TYPE_CHECKING:
     Criterion: TypeAlias = CriterionBase
@@ -52,6 +58,14 @@ class Release(_Model):
 
 
 class Component(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["digest"], "properties": {"digest": {"type": "string"}}},
+                {"required": ["artifact"], "properties": {"artifact": {"type": "string"}}},
+            ]
+        }
+    )
     name: Slug
     kind: Literal["model", "software", "config", "data"]
     version: Text
@@ -68,6 +82,14 @@ class Component(_Model):
 
 
 class Environment(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "not": {
+                "required": ["manifest", "file"],
+                "properties": {"manifest": {"type": "object"}, "file": {"type": "string"}},
+            }
+        }
+    )
     description: str | None = None
     manifest: dict[str, Any] | None = Field(None, description="Manifest written inline.")
     file: str | None = Field(None, description="Manifest file (JSON/YAML), relative to the plan.")
@@ -122,7 +144,11 @@ class Plan(_Model):
     system: System
     release: Release
     components: list[Component] = Field(min_length=1)
-    environments: dict[Slug, Environment] = Field(default_factory=dict)
+    environments: dict[Slug, Environment] = Field(
+        default_factory=dict,
+        # pydantic publishes slug keys as patternProperties, which let other keys through
+        json_schema_extra={"additionalProperties": False},
+    )
     interested_parties: list[InterestedParty] = Field(default_factory=list)
     rollback: Rollback | None = None
     criteria: list[Criterion] = Field(default_factory=list)
@@ -143,6 +169,16 @@ class Plan(_Model):
     def document(self) -> dict[str, Any]:
         """The normalised plan as JSON data: what the revision digest is taken over."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def plan_json_schema() -> dict[str, Any]:
+    """The published JSON Schema of plans (draft 2020-12). It accepts what the loader accepts,
+    except what needs the whole plan (`reference_problems`) and integers past 2^53."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": PLAN_SCHEMA_ID,
+        **Plan.model_json_schema(by_alias=True),
+    }
 
 
 def reference_problems(plan: Plan) -> list[tuple[tuple[str | int, ...], str]]:

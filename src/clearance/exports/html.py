@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from html import escape
+from pathlib import PurePosixPath
 from typing import Any
 
 from clearance.core.plan import Plan
+from clearance.exports.packdoc import BOM, OSCAL_RESULTS, REPORT, SUMS, VERIFY, evidence_path
 from clearance.store.records import to_time
 
 _STYLE = """
@@ -19,22 +22,44 @@ th{background:#f2f4f7}code{font-size:.85em;word-break:break-all}
 .GO,.passed,.approve{color:#106b2d;font-weight:600}
 .NO-GO,.failed,.error,.reject{color:#a4161a;font-weight:600}
 .pending,.not-covered{color:#8a5a00;font-weight:600}.covered{color:#106b2d;font-weight:600}.waived{color:#4b3fa0;font-weight:600}
+td{overflow-wrap:anywhere}td[class]{overflow-wrap:normal}
+@page{size:A4;margin:14mm 12mm;
+@bottom-right{content:counter(page) " / " counter(pages);font-size:8pt}}
+@media print{body{font-size:9pt;margin:0;max-width:none;padding:0}h2{break-after:avoid}
+tr{break-inside:avoid}table{table-layout:fixed}code{font-family:inherit}}
 """
+#: what `download` may suggest as a file name: no folders, no control or reserved characters
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], classes: int = -1) -> str:
+class Html(str):
+    """Markup built here from escaped parts, which `_table` puts in a cell as it is."""
+
+
+def _table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    classes: int = -1,
+    widths: Sequence[int] = (),
+) -> str:
+    """A table of escaped cells; `widths` (percent per column) set the printed layout, which
+    is fixed so that WeasyPrint need not measure every cell's content."""
+    cols = "".join(f'<col style="width:{w}%">' for w in widths)
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = []
     for row in rows:
         cells = []
         for i, value in enumerate(row):
-            text = escape("" if value is None else str(value))
+            text = value if isinstance(value, Html) else escape("" if value is None else str(value))
             css = f' class="{text}"' if i == classes else ""
             cells.append(f"<td{css}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     if not body:
         body.append(f'<tr><td colspan="{len(headers)}">none</td></tr>')
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (
+        f"<table>{cols and f'<colgroup>{cols}</colgroup>'}<thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def render_index(
@@ -52,7 +77,10 @@ def render_index(
     events: Sequence[dict[str, Any]],
     acceptances: Sequence[dict[str, Any]] = (),
     acknowledgements: Sequence[dict[str, Any]] = (),
+    fingerprint: str = "",
 ) -> str:
+    """The pack's index.html, which is also the source of its report.pdf; `fingerprint` is
+    the sha256 (hex) of the raw workspace public key that signs the pack."""
     latest = decisions[-1] if decisions else None
     outcome = latest.outcome if latest else "not evaluated"
     parts = [
@@ -78,7 +106,9 @@ def render_index(
                 ),
                 ("Candidate", candidate.digest),
                 ("Latest decision", outcome),
+                ("Signed by the workspace key with fingerprint", fingerprint or "—"),
             ],
+            widths=(22, 78),
         ),
         "<h2>ISO/IEC 42001 control matrix (A.6.2.5, B.6.2.5)</h2>",
         "<p>Covered only where this release's recorded results show it; "
@@ -88,7 +118,7 @@ def render_index(
             [
                 (
                     f"{c.requirement.id}: {c.requirement.text}",
-                    "covered" if c.covered else "not-covered",
+                    c.as_row()["status"].replace(" ", "-"),
                     ", ".join(c.criteria),
                     ", ".join(e[:30] for e in c.evidence),
                     c.note,
@@ -96,6 +126,7 @@ def render_index(
                 for c in coverage
             ],
             classes=1,
+            widths=(32, 10, 13, 25, 20),
         ),
         "<h2>Changes since the release now running in the target</h2>",
         f"<p>From revision <code>{escape(previous)}</code>:</p>"
@@ -124,6 +155,7 @@ def render_index(
                 for r in (latest.results if latest else [])
             ],
             classes=2,
+            widths=(14, 10, 8, 48, 20),
         ),
         "<h2>Interested parties</h2>",
         _table(
@@ -168,12 +200,22 @@ def render_index(
             classes=2,
         ),
         "<h2>Evidence</h2>",
+        "<p>Each file is stored under its sha256 in <code>evidence/files/</code>; its name "
+        "links to it (<code>evidence/index.json</code> lists the same).</p>",
         _table(
             ["Criterion", "File", "Added by", "Role", "At", "Digest"],
             [
-                (e.criterion_id, e.name, e.added_by, e.role, to_time(e.added_at), e.digest)
+                (
+                    e.criterion_id,
+                    evidence_link(e.name, e.digest),
+                    e.added_by,
+                    e.role,
+                    to_time(e.added_at),
+                    e.digest,
+                )
                 for e in evidence
             ],
+            widths=(11, 19, 17, 11, 16, 26),
         ),
         "<h2>Decisions</h2>",
         _table(
@@ -195,13 +237,53 @@ def render_index(
         _table(
             ["#", "At", "Type", "Actor", "Subject"],
             [(e["seq"], e["at"], e["type"], e["actor"], e["subject"]) for e in events],
+            widths=(6, 22, 20, 20, 32),
         ),
+        "<h2>Verify it yourself</h2>",
         "<p>Verify this pack offline with <code>clearance pack verify PACK.zip --key "
         "workspace.pub</code>, the workspace's public key you were given: it "
         "re-hashes every file against <code>manifest.json</code> and recomputes the plan "
-        "revision and candidate digests.</p></body></html>",
+        f'revision and candidate digests. <a href="{VERIFY}">{VERIFY}</a> does every check '
+        "with standard tools instead (<code>sha256sum</code>, <code>openssl</code>, a few "
+        "lines of Python).</p>",
+        _table(
+            ["File", "What it is"],
+            [(Html(f'<a href="{escape(name)}">{escape(name)}</a>'), what) for name, what in _FILES],
+        ),
+        "</body></html>",
     ]
     return "\n".join(parts)
+
+
+_FILES = (
+    (VERIFY, "how to verify this pack with standard tools"),
+    (SUMS, "sha256 of every file: sha256sum -c SHA256SUMS"),
+    (REPORT, "this page as PDF"),
+    (OSCAL_RESULTS, "OSCAL assessment results: one finding per control requirement"),
+    (
+        BOM,
+        "CycloneDX 1.6 bill of materials: the model with its model card, the software, "
+        "the environments' packages",
+    ),
+    ("control-matrix.csv", "the control matrix above"),
+    ("manifest.json", "every file's sha256, signed in manifest.sig"),
+)
+
+
+def download_name(name: str, digest: str) -> str:
+    """The file name to save evidence `name` under: its last path part, with characters file
+    systems refuse replaced; never empty, hidden, `.` or `..` (then the digest's start)."""
+    base = PurePosixPath(name.replace("\\", "/")).name
+    safe = _UNSAFE.sub("_", base)[:200].strip(" .")
+    return safe or digest.removeprefix("sha256:")[:16]
+
+
+def evidence_link(name: str, digest: str) -> Html:
+    """A link to evidence stored under its digest, shown and downloaded under its own name."""
+    return Html(
+        f'<a href="{escape(evidence_path(digest))}" '
+        f'download="{escape(download_name(name, digest))}">{escape(name)}</a>'
+    )
 
 
 def _acknowledged(party: str, acknowledgements: Sequence[dict[str, Any]]) -> str:

@@ -1,13 +1,26 @@
-"""A gate evaluation as a JUnit XML report, so that CI systems show each criterion as a test."""
+"""A gate evaluation as a JUnit XML report, so that CI systems show each criterion as a test.
+
+The report is written for both schemas CI tools read JUnit by: Ant's JUnit XSD (the
+stricter: `timestamp` without a time zone, `hostname`, `time` and `properties` required, no
+attribute on `testsuites`, one outcome element per test case) and the Jenkins xUnit plugin's
+`junit-10.xsd`. Neither lets a test case carry properties, so a waived criterion and an
+advisory one that did not pass are `skipped` with a message that says which, and the suite's
+properties list every waived and advisory criterion.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from clearance.core.controls import Unmapped
     from clearance.core.decision import Evaluation
+    from clearance.core.results import Result
 
 __all__ = ["render_junit"]
 
@@ -20,31 +33,95 @@ def _xml(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
-def render_junit(evaluation: Evaluation, system: str) -> str:
-    """One test case per criterion: failed/pending are failures, error is an error,
-    advisory criteria that do not pass are skipped."""
+def render_junit(
+    evaluation: Evaluation,
+    system: str,
+    *,
+    timestamp: datetime,
+    seconds: float = 0.0,
+    hostname: str = "localhost",
+    version: str | None = None,
+    revision: str | None = None,
+    warnings: Sequence[Unmapped] = (),
+) -> str:
+    """One test case per criterion, in plan order: failed and pending are failures, error is
+    an error, waived is skipped, and so is an advisory criterion that did not pass.
+
+    `timestamp` is when the evaluation ran (written in UTC, which Ant's schema cannot say, so
+    a property does), `seconds` how long it took; criteria are not timed one by one, so each
+    test case says 0. `revision` is the plan revision's digest; `warnings` go to system-out.
+    """
+    name = _xml(f"clearance.{system}") or "clearance"
     suite = ET.Element(
-        "testsuite", name=_xml(f"clearance.{system}"), tests=str(len(evaluation.results))
+        "testsuite",
+        name=name,
+        package=name,
+        id="0",
+        tests=str(len(evaluation.results)),
+        timestamp=timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        hostname=_xml(hostname).strip() or "localhost",
+        time=f"{seconds if math.isfinite(seconds) and seconds > 0 else 0.0:.3f}",
     )
+    properties = ET.SubElement(suite, "properties")
+    for key, value in _properties(evaluation, system, version, revision):
+        ET.SubElement(properties, "property", name=f"clearance.{key}", value=_xml(value))
     counts = {"failures": 0, "errors": 0, "skipped": 0}
     for r in evaluation.results:
-        case = ET.SubElement(
-            suite, "testcase", classname=_xml(f"clearance.{r.kind}"), name=_xml(r.id)
-        )
-        if r.status.value in ("passed", "waived"):
-            continue
-        message = _xml(f"{r.status.value}: {r.reason}")
-        if r.advisory:
-            ET.SubElement(case, "skipped", message=f"advisory — {message}")
-            counts["skipped"] += 1
-        elif r.status.value == "error":
-            ET.SubElement(case, "error", message=message, type="error").text = message
-            counts["errors"] += 1
-        else:
-            ET.SubElement(case, "failure", message=message, type=r.status.value).text = message
-            counts["failures"] += 1
-    for key, value in counts.items():
-        suite.set(key, str(value))
+        outcome = _case(suite, r)
+        if outcome:
+            counts[outcome] += 1
+    for counter, count in counts.items():
+        suite.set(counter, str(count))
+    ET.SubElement(suite, "system-out").text = _xml(_summary(evaluation, warnings))
+    ET.SubElement(suite, "system-err")
     root = ET.Element("testsuites")
     root.append(suite)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
+
+
+def _properties(
+    evaluation: Evaluation, system: str, version: str | None, revision: str | None
+) -> list[tuple[str, str]]:
+    found = [
+        ("decision", evaluation.decision),
+        ("candidate", evaluation.candidate),
+        ("revision", revision or ""),
+        ("system", system),
+        ("version", version or ""),
+        ("timezone", "UTC"),
+        ("waived", " ".join(r.id for r in evaluation.results if r.status.value == "waived")),
+        ("advisory", " ".join(r.id for r in evaluation.results if r.advisory)),
+    ]
+    return [(key, value) for key, value in found if value]
+
+
+def _case(suite: ET.Element, r: Result) -> str | None:
+    """Add the test case of one result; the counter it adds to, if any."""
+    case = ET.SubElement(
+        suite, "testcase", name=_xml(r.id), classname=_xml(f"clearance.{r.kind}"), time="0"
+    )
+    status = r.status.value
+    if status == "passed":
+        return None
+    message = _xml(f"{status}: {r.reason}")
+    if r.advisory:
+        ET.SubElement(case, "skipped", message=f"advisory, not blocking — {message}")
+        return "skipped"
+    if status == "waived":
+        ET.SubElement(case, "skipped", message=message)
+        return "skipped"
+    if status == "error":
+        ET.SubElement(case, "error", message=message, type="error").text = message
+        return "errors"
+    ET.SubElement(case, "failure", message=message, type=status).text = message
+    return "failures"
+
+
+def _summary(evaluation: Evaluation, warnings: Sequence[Unmapped]) -> str:
+    blocking = evaluation.blocking()
+    lines = [
+        f"Decision: {evaluation.decision}"
+        + (f" ({len(blocking)} criteria block the release)" if blocking else "")
+    ]
+    lines += [f"warning: {w.message}" for w in warnings]
+    return "\n".join(lines) + "\n"

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from clearance.exports.nextactions import as_command
 from clearance.exports.values import brief
 
 if TYPE_CHECKING:
+    from clearance.core.controls import Unmapped
     from clearance.core.decision import Evaluation
 
 __all__ = ["cell", "code", "render_markdown"]
@@ -49,10 +51,15 @@ def code(text: str) -> str:
 
 
 def render_markdown(
-    evaluation: Evaluation, system: str, version: str, plan_file: str = "plan.yaml"
+    evaluation: Evaluation,
+    system: str,
+    version: str,
+    plan_file: str = "plan.yaml",
+    warnings: Sequence[Unmapped] = (),
 ) -> str:
-    """A heading with the decision, one table row per criterion in plan order, then the next
-    steps: for each criterion with next actions, the commands (on the plan in `plan_file`)."""
+    """A heading with the decision, one table row per criterion in plan order, the warnings
+    about the plan, then the next steps: for each criterion with next actions, the commands
+    (on the plan in `plan_file`)."""
     lines = [
         f"## {cell(system)} {cell(version)}: **{evaluation.decision}**",
         "",
@@ -68,6 +75,9 @@ def render_markdown(
             f"| {cell(name)} | {cell(r.kind)} | {ICON.get(status, '')} {cell(status)} | "
             f"{cell(brief(r.observed))} | {cell(brief(r.expected))} | {cell(r.reason)} |"
         )
+    if warnings:
+        lines += ["", "### Warnings", ""]
+        lines += [f"- ⚠️ {cell(w.message)}" for w in warnings]
     steps = [r for r in evaluation.results if r.next]
     if steps:
         lines += ["", "### Next steps", ""]

@@ -11,28 +11,39 @@ from importlib import resources
 from typing import Any
 
 from clearance.core.controls import (
+    Catalogue,
     Coverage,
     ReleaseRecord,
     Requirement,
     control_matrix,
+    kind_defaults,
     requirements,
 )
 
 MATRIX = "control-matrix.csv"
 CATALOGUE = "data/controls/iso42001-deployment.yaml"
+KIND_DEFAULTS = "data/controls/kind-defaults.yaml"
 COLUMNS = ("requirement", "control", "text", "status", "criteria", "evidence", "note")
 
 
 @cache
-def catalogue_requirements() -> tuple[Requirement, ...]:
+def packaged_catalogue() -> Catalogue:
+    """The package's controls catalogue with its default mappings per criterion kind."""
     import yaml
 
-    text = (resources.files("clearance") / CATALOGUE).read_text(encoding="utf-8")
-    return tuple(requirements(yaml.safe_load(text)))
+    def read(name: str) -> Any:
+        return yaml.safe_load((resources.files("clearance") / name).read_text(encoding="utf-8"))
+
+    return Catalogue(tuple(requirements(read(CATALOGUE))), kind_defaults(read(KIND_DEFAULTS)))
+
+
+def catalogue_requirements() -> tuple[Requirement, ...]:
+    return packaged_catalogue().requirements
 
 
 def matrix_from_pack(files: dict[str, bytes]) -> list[Coverage]:
-    """Coverage from candidate.json, its plan revision, decisions.json and approvals.json."""
+    """Coverage from candidate.json, its plan revision, decisions.json and approvals.json;
+    the criteria's results (with their advisory flags) are the latest decision's."""
     candidate = json.loads(files["candidate.json"])
     revision = candidate["revision"]
     document = json.loads(files[f"plan/revisions/{revision.removeprefix('sha256:')}.json"])
@@ -54,7 +65,7 @@ def matrix_from_pack(files: dict[str, bytes]) -> list[Coverage]:
             if a.get("current") and a.get("decision") == "approve"
         ),
     )
-    return control_matrix(catalogue_requirements(), record)
+    return control_matrix(packaged_catalogue(), record)
 
 
 def matrix_csv(coverage: list[Coverage]) -> bytes:

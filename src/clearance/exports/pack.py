@@ -1,6 +1,8 @@
 """The audit pack: one zip with the plan revisions, evidence, approvals, decisions, releases
-and events of a release, a manifest with the sha256 of every file, and an index.html.
-Verification lives in `packverify`; its names are re-exported here."""
+and events of a release, a manifest with the sha256 of every file, an index.html and its
+report.pdf, OSCAL assessment results, a CycloneDX bill of materials, and VERIFY.md with
+SHA256SUMS for checking it with standard tools. Verification lives in `packverify`; its
+names are re-exported here."""
 
 from __future__ import annotations
 
@@ -33,8 +35,20 @@ if TYPE_CHECKING:
 
 from clearance.core.diff import diff_plans
 from clearance.errors import UsageError
+from clearance.exports.bom import environment_manifests, render_bom
 from clearance.exports.html import render_index
 from clearance.exports.matrix import MATRIX, matrix_csv, matrix_from_pack
+from clearance.exports.oscal import render_assessment_results
+from clearance.exports.packdoc import (
+    BOM,
+    OSCAL_RESULTS,
+    REPORT,
+    SUMS,
+    VERIFY,
+    evidence_path,
+    render_verify,
+    sha256sums,
+)
 from clearance.exports.packlog import EVENTS, SIGNATURE, log_files
 from clearance.exports.packsigned import signed_files, statements_of
 from clearance.exports.packverify import (
@@ -46,6 +60,7 @@ from clearance.exports.packverify import (
     examine_pack,
     verify_pack,
 )
+from clearance.exports.pdf import render_pdf
 from clearance.signing import b64
 
 __all__ = [
@@ -151,7 +166,7 @@ def write_pack(
                 "role": e.role,
                 "source": e.source,
                 "added_at": to_time(e.added_at),
-                "file": _evidence_path(e.digest),
+                "file": evidence_path(e.digest),
             }
             for e in evidence
         ]
@@ -216,7 +231,8 @@ def write_pack(
     )
     coverage = matrix_from_pack(files)
     files[MATRIX] = matrix_csv(coverage)
-    files["index.html"] = render_index(
+    fingerprint = hashlib.sha256(key.public_raw).hexdigest()
+    page = render_index(
         coverage=coverage,
         changes=[str(c) for c in changes],
         previous=previous.digest if previous else None,
@@ -230,15 +246,50 @@ def write_pack(
         events=events,
         acceptances=statements_of(records.signed.acceptances),
         acknowledgements=statements_of(records.signed.acknowledgements),
-    ).encode()
+        fingerprint=fingerprint,
+    )
+    files["index.html"] = page.encode()
+    files[REPORT] = render_pdf(page)
+    latest = decisions[-1] if decisions else None
+    files[OSCAL_RESULTS] = render_assessment_results(
+        plan=plan,
+        candidate=candidate,
+        coverage=coverage,
+        decision=latest,
+        evidence=evidence,
+        files=files,
+        at=at,
+    )
+    files[BOM] = render_bom(
+        plan=plan,
+        candidate=candidate,
+        decision=latest,
+        manifests=environment_manifests(plan, evidence, open_blob),
+        at=at,
+    )
+    files[VERIFY] = render_verify(
+        system=plan.system.id,
+        system_name=plan.system.name,
+        version=plan.release.version,
+        target=plan.release.target,
+        candidate=candidate.digest,
+        fingerprint=fingerprint,
+        created_at=to_time(at),
+        created_by=actor,
+    )
 
-    blob_files = {_evidence_path(e.digest): e for e in evidence}
+    blob_files = {evidence_path(e.digest): e for e in evidence}
     manifest_files = {
         name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
         for name, data in files.items()
     }
     for name, e in blob_files.items():
         manifest_files[name] = {"sha256": e.digest.removeprefix("sha256:"), "size": e.size}
+    files[SUMS] = sha256sums(manifest_files)
+    manifest_files[SUMS] = {
+        "sha256": hashlib.sha256(files[SUMS]).hexdigest(),
+        "size": len(files[SUMS]),
+    }
     manifest = {
         "format": FORMAT,
         "system": plan.system.id,
@@ -264,10 +315,6 @@ def write_pack(
         plan.system.id,
         hashlib.sha256(manifest_bytes).hexdigest(),
     )
-
-
-def _evidence_path(digest: str) -> str:
-    return f"evidence/files/{digest.removeprefix('sha256:')}"
 
 
 def _write_zip(
