@@ -273,3 +273,25 @@ def test_a_write_whose_answer_is_lost_is_retried_without_a_second_record(
     assert len(keys) == 2 and keys[0] == keys[1]
     with team.ws.engine.connect() as conn:
         assert len(repo.decisions_of(conn, outcome.candidate)) == 1
+
+
+def test_a_token_is_shown_once_even_to_a_retry(team: Team) -> None:
+    """A retry of token creation with the same Idempotency-Key is refused: the answer held
+    the secret, which is never kept; no second token is made."""
+    from datetime import timedelta
+
+    from clearance.store import tokens as repo
+    from clearance.store.records import to_time
+    from tests.builders import acting
+
+    args = {"name": "retry", "person": CAROL, "scopes": ["read"], "expires": None}
+    args["expires"] = to_time(team.ws.clock() + timedelta(days=1))
+    body = {"envelope": acting(team.ws, ADMIN).admin_statement("token.create", args)}
+    headers = {**team.as_(ADMIN), "Idempotency-Key": "make-retry"}
+    first = team.http.post("/api/v1/tokens", json=body, headers=headers)
+    assert first.status_code == 201 and first.json()["token"].startswith("clr_")
+    again = team.http.post("/api/v1/tokens", json=body, headers=headers)
+    assert again.status_code == 400 and "not kept" in again.json()["error"]["message"]
+    assert "clr_" not in again.text
+    with team.ws.engine.connect() as conn:
+        assert [t.name for t in repo.tokens(conn)].count("retry") == 1

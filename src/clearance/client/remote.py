@@ -72,10 +72,11 @@ BY_CODE: dict[str, type[ClearanceError]] = {
 
 
 class ServerError(ClearanceError):
-    """An answer of the server that maps to no error of ours: say what it was."""
+    """An answer that is not a Clearance server's (a wrong CLEARANCE_SERVER, a proxy's own
+    page): say what it was. A Clearance error the client does not know keeps the exit code
+    the server gave it."""
 
     code = "server"
-    exit_code = 70
 
 
 class RemoteNoGo(ConflictError):
@@ -492,9 +493,14 @@ def _error(response: httpx.Response) -> ClearanceError:
         code, message, details = str(body["code"]), str(body["message"]), body.get("details") or {}
     except (ValueError, KeyError, TypeError):
         text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
+        said = f"{response.status_code} {response.reason_phrase}" + (f": {text}" if text else "")
+        if response.status_code >= 500:  # a proxy or gateway with no server behind it
+            return UnreachableError(
+                f"the Clearance server behind {response.url.host} did not answer ({said}); "
+                "retry, or check that it runs"
+            )
         return ServerError(
-            f"the server answered {response.status_code} {response.reason_phrase}"
-            + (f": {text}" if text else "")
+            f"{response.url} answered {said}; is CLEARANCE_SERVER a Clearance server?"
         )
     if code == "invalid_plan":
         problems = [Problem(**p) for p in details.get("problems", [])]

@@ -55,6 +55,27 @@ def _stored(ws: Workspace, blob: StoredBlob, what: str) -> None:
         raise EvidenceError(f"{what}: blob {blob.digest} is not in the blob store; upload it first")
 
 
+def store_upload(ws: Workspace, principal: Principal, path: Path) -> StoredBlob:
+    """Store a file a caller uploaded; its token must allow writing. It is attached to
+    nothing until a check or `add_evidence` names it."""
+    from clearance.core.identity import Scope
+    from clearance.services.auth import require_scope
+
+    require_scope(principal, Scope.WRITE)
+    return ws.blobs.put_file(path)
+
+
+def blob_stored(ws: Workspace, principal: Principal, digest: str) -> bool:
+    """Whether a blob is stored (a client then skips uploading it); for writers only."""
+    from clearance.blobs import check_digest
+    from clearance.core.identity import Scope
+    from clearance.services.auth import require_scope
+
+    require_scope(principal, Scope.WRITE)
+    check_digest(digest)
+    return ws.blobs.exists(digest)
+
+
 def require_stored(ws: Workspace, stored: StoredFiles) -> None:
     """Every file named must really be in the blob store (a remote client uploads first)."""
     for (criterion_id, name), blob in stored.items():

@@ -20,8 +20,10 @@ from clearance.services.workspace import Workspace
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from clearance.core.checkpoint import Checkpoint
     from clearance.core.decision import Evaluation
     from clearance.core.diff import Change
+    from clearance.services.log import LogReport, Proof
     from clearance.services.releases import Status
     from clearance.store.records import (
         CandidateRecord,
@@ -287,3 +289,56 @@ def _plain(record: Any) -> dict[str, Any]:
         value = getattr(record, f.name)
         out[f.name] = to_time(value) if hasattr(value, "tzinfo") else value
     return out
+
+
+def context(ws: Workspace, principal: Principal) -> dict[str, Any]:
+    """What a client needs to validate a plan as the server will: the declared targets, the
+    current policy, and the workspace's public key."""
+    from clearance.services.policy import policy_of, targets
+    from clearance.signing import b64
+
+    reader(principal)
+    policy = policy_of(ws)
+    key = ws.signing_key
+    document = (
+        {"document": policy.policy.model_dump(mode="json"), "digest": policy.digest}
+        if policy is not None
+        else None
+    )
+    return {
+        "targets": sorted(targets(ws)),
+        "policy": document,
+        "workspace_key": {"key_id": key.key_id, "public_key": b64(key.public_raw)},
+    }
+
+
+def checkpoint(ws: Workspace, principal: Principal) -> Checkpoint:
+    from clearance.services.log import latest
+
+    reader(principal)
+    return latest(ws)
+
+
+def proof(ws: Workspace, principal: Principal, seq: int) -> Proof:
+    """An inclusion proof of an event the caller may see (another system's: not found)."""
+    from clearance.services.log import prove
+
+    reader(principal)
+    found = prove(ws, seq)
+    if not visible(principal, found.event.get("system_id")):
+        raise NotFoundError(f"no event {seq}")
+    return found
+
+
+def consistency(ws: Workspace, principal: Principal, old_size: int) -> dict[str, Any]:
+    from clearance.services.log import consistency as prove
+
+    reader(principal)
+    return prove(ws, old_size)
+
+
+def verified_log(ws: Workspace, principal: Principal) -> LogReport:
+    from clearance.services.log import verify_log
+
+    reader(principal)
+    return verify_log(ws, None)

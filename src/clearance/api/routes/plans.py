@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -42,19 +43,7 @@ def _stored(files: list[models.StoredFile]) -> dict[tuple[str, str], StoredBlob]
 def context(ws: WS, who: Caller) -> dict[str, Any]:
     """What a client needs to validate a plan as the server will: the declared targets, the
     current policy, and the workspace's public key."""
-    from clearance.services.policy import policy_of, targets
-    from clearance.signing import b64
-
-    queries.reader(who)
-    policy = policy_of(ws)
-    key = ws.signing_key
-    return {
-        "targets": sorted(targets(ws)),
-        "policy": {"document": policy.policy.model_dump(mode="json"), "digest": policy.digest}
-        if policy
-        else None,
-        "workspace_key": {"key_id": key.key_id, "public_key": b64(key.public_raw)},
-    }
+    return queries.context(ws, who)
 
 
 @router.get("/systems", tags=["plans"])
@@ -191,13 +180,11 @@ def check(ws: WS, who: Writer, body: models.Check, key: IdempotencyKey = None) -
 
 
 @router.post("/blobs", tags=["evidence"], status_code=201)
-async def upload(request: Request, ws: WS, who: Caller) -> Any:
+async def upload(request: Request, ws: WS, who: Writer) -> Any:
     """Stream a file into the blob store (the raw request body); answers its digest. Files
     are attached to criteria by `POST /evidence` or `POST /checks`."""
-    from clearance.core.identity import Scope
-    from clearance.services.auth import require_scope
+    from clearance.services.evidence import store_upload
 
-    require_scope(who, Scope.WRITE)
     limit = ws.settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -215,7 +202,7 @@ async def upload(request: Request, ws: WS, who: Caller) -> Any:
                         f"the file is larger than this server takes ({limit:,} bytes)"
                     )
                 out.write(chunk)
-        blob = await run_in_threadpool(ws.blobs.put_file, name)
+        blob = await run_in_threadpool(store_upload, ws, who, Path(name))
     finally:
         os.unlink(name)
     return {"digest": blob.digest, "size": blob.size}
@@ -224,13 +211,9 @@ async def upload(request: Request, ws: WS, who: Caller) -> Any:
 @router.head("/blobs/{digest}", tags=["evidence"])
 def blob_exists(ws: WS, who: Caller, digest: str) -> Response:
     """200 when the blob is stored (a client skips uploading it again), 404 otherwise."""
-    from clearance.blobs import check_digest
-    from clearance.core.identity import Scope
-    from clearance.services.auth import require_scope
+    from clearance.services.evidence import blob_stored
 
-    require_scope(who, Scope.WRITE)
-    check_digest(digest)
-    return Response(status_code=200 if ws.blobs.exists(digest) else 404)
+    return Response(status_code=200 if blob_stored(ws, who, digest) else 404)
 
 
 @router.post("/evidence", tags=["evidence"], status_code=201)

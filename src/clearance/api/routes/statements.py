@@ -4,6 +4,7 @@ own key on the caller's machine; the server never holds a person's private key."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -20,6 +21,22 @@ Limit = Query(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 def _envelope(body: models.Signed) -> dict[str, Any]:
     return body.envelope.model_dump()
+
+
+def _record(
+    ws: Any,
+    who: Any,
+    key: str | None,
+    body: models.Signed,
+    use_case: Callable[..., Any],
+    shape: Callable[[Any], Any] = render.plain,
+    status: int = 201,
+) -> Any:
+    """Hand the signed statement and its caller to the use case, once per Idempotency-Key;
+    answer `shape` of what it returns."""
+    return once(
+        ws, who, key, body.model_dump(), lambda: (status, shape(use_case(ws, _envelope(body), who)))
+    )
 
 
 @router.post("/approvals", tags=["statements"], status_code=201)
@@ -39,26 +56,14 @@ def approve(ws: WS, who: Caller, body: models.Signed, key: IdempotencyKey = None
 def waive(ws: WS, who: Caller, body: models.Signed, key: IdempotencyKey = None) -> Any:
     from clearance.services.approvals import waive as record
 
-    return once(
-        ws,
-        who,
-        key,
-        body.model_dump(),
-        lambda: (201, render.plain(record(ws, _envelope(body), who))),
-    )
+    return _record(ws, who, key, body, record)
 
 
 @router.post("/waiver-revocations", tags=["statements"], status_code=201)
 def revoke_waiver(ws: WS, who: Caller, body: models.Signed, key: IdempotencyKey = None) -> Any:
     from clearance.services.approvals import revoke_waiver as record
 
-    return once(
-        ws,
-        who,
-        key,
-        body.model_dump(),
-        lambda: (201, {"revoked": record(ws, _envelope(body), who)}),
-    )
+    return _record(ws, who, key, body, record, lambda found: {"revoked": found})
 
 
 @router.post("/finding-acceptances", tags=["statements"], status_code=201)
@@ -66,13 +71,7 @@ def accept_finding(ws: WS, who: Caller, body: models.Signed, key: IdempotencyKey
     """Record a signed acceptance of one finding, with justification and expiry."""
     from clearance.services.findings import accept_finding as record
 
-    return once(
-        ws,
-        who,
-        key,
-        body.model_dump(),
-        lambda: (201, render.plain(record(ws, _envelope(body), who))),
-    )
+    return _record(ws, who, key, body, record)
 
 
 @router.post("/acknowledgements", tags=["statements"], status_code=201)
@@ -80,13 +79,7 @@ def acknowledge(ws: WS, who: Caller, body: models.Signed, key: IdempotencyKey = 
     """Record a signed acknowledgement of an interested party's impact and consideration."""
     from clearance.services.findings import acknowledge as record
 
-    return once(
-        ws,
-        who,
-        key,
-        body.model_dump(),
-        lambda: (201, render.plain(record(ws, _envelope(body), who))),
-    )
+    return _record(ws, who, key, body, record)
 
 
 # -- people, keys, policy, targets ---------------------------------------------------------
@@ -112,13 +105,7 @@ def add_person(ws: WS, who: Caller, body: models.Signed, key: IdempotencyKey = N
     """Register a person or service account (an administrator's signed statement)."""
     from clearance.services.people import add_person as record
 
-    return once(
-        ws,
-        who,
-        key,
-        body.model_dump(),
-        lambda: (201, render.person(record(ws, _envelope(body), who))),
-    )
+    return _record(ws, who, key, body, record, render.person)
 
 
 @router.post("/roles", tags=["people"])
@@ -126,35 +113,21 @@ def change_role(ws: WS, who: Caller, body: models.Signed, key: IdempotencyKey = 
     """Grant or revoke a role (an administrator's signed statement)."""
     from clearance.services.people import change_role as record
 
-    return once(
-        ws,
-        who,
-        key,
-        body.model_dump(),
-        lambda: (200, render.person(record(ws, _envelope(body), who))),
-    )
+    return _record(ws, who, key, body, record, render.person, 200)
 
 
 @router.post("/keys", tags=["people"], status_code=201)
 def add_key(ws: WS, who: Caller, body: models.Signed, key: IdempotencyKey = None) -> Any:
     from clearance.services.people import add_key as record
 
-    return once(
-        ws, who, key, body.model_dump(), lambda: (201, {"key_id": record(ws, _envelope(body), who)})
-    )
+    return _record(ws, who, key, body, record, lambda found: {"key_id": found})
 
 
 @router.post("/keys/retirements", tags=["people"], status_code=201)
 def retire_key(ws: WS, who: Caller, body: models.Signed, key: IdempotencyKey = None) -> Any:
     from clearance.services.people import retire_key as record
 
-    return once(
-        ws,
-        who,
-        key,
-        body.model_dump(),
-        lambda: (201, {"retired": record(ws, _envelope(body), who)}),
-    )
+    return _record(ws, who, key, body, record, lambda found: {"retired": found})
 
 
 @router.post("/policy", tags=["people"])
@@ -213,10 +186,4 @@ def create_token(ws: WS, who: Caller, body: models.Signed, key: IdempotencyKey =
 def revoke_token(ws: WS, who: Caller, body: models.Signed, key: IdempotencyKey = None) -> Any:
     from clearance.services.tokens import revoke_token as record
 
-    return once(
-        ws,
-        who,
-        key,
-        body.model_dump(),
-        lambda: (201, {"revoked": record(ws, _envelope(body), who)}),
-    )
+    return _record(ws, who, key, body, record, lambda found: {"revoked": found})
