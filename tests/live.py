@@ -62,8 +62,10 @@ def served(app: Any) -> Iterator[str]:
 class ServeProcess:
     """`clearance serve` in a process group of its own, stopped (group and all) by `stop`."""
 
-    def __init__(self, env: dict[str, str], cwd: Path, workers: int = 1) -> None:
-        self.port = free_port()
+    def __init__(
+        self, env: dict[str, str], cwd: Path, workers: int = 1, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cwd / f"serve-{self.port}.log"
         command = [str(BIN / "clearance"), "serve", "--port", str(self.port)]

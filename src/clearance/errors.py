@@ -64,8 +64,10 @@ class PlanError(ClearanceError):
     code = "invalid_plan"
     http_status = 422
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], document: str = "plan") -> None:
         self.problems = problems
+        #: which kind of document the problems are in ("plan" or "policy"), for messages
+        self.document = document
         super().__init__("\n".join(str(p) for p in problems))
 
 

@@ -84,6 +84,7 @@ def _state(team: Team, tmp_path: Path) -> dict[str, Any]:
         "digest": evidence["digest"],
         "event": event,
         "plan": body,
+        "share": {"releases": [{"system": "credit-scoring", "version": "2.4.0"}]},
         "evidence_body": {
             **ci._plan_body(local),
             "criterion": "uat",
@@ -108,6 +109,9 @@ def _state(team: Team, tmp_path: Path) -> dict[str, Any]:
             {"name": "made-here", "person": CAROL, "scopes": ["read"], "expires": _later(team)},
         ),
         "token_revoke": admin.admin_statement("token.revoke", {"name": "t-1"}),
+        "webhook": admin.admin_statement(
+            "webhook.add", {"url": "http://127.0.0.1:9/hook", "events": [], "secret_env": "S"}
+        ),
         "key": dana.admin_statement(
             "key.add", {"name": DANA, "public_key": b64(new_key.public_raw)}
         ),
@@ -164,6 +168,11 @@ def _endpoints(s: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], set[st
         ("GET", f"/candidates/{c}/findings", {"params": {"criterion": "auc"}}, set()),
         ("POST", "/finding-acceptances", signed("approval"), set()),  # not an acceptance
         ("POST", "/acknowledgements", signed("approval"), set()),  # nor an acknowledgement
+        # reviewer links: the system's owner (alice) or an administrator; link 1 is the
+        # administrator's (the first allowed caller), and its owner may read its access log
+        ("POST", "/shares", {"json": s["share"]}, {ALICE, ADMIN}),
+        ("GET", "/shares", {}, everyone),  # each sees only the links they manage
+        ("GET", "/shares/1/access", {}, {ALICE, ADMIN}),
         ("POST", "/people", signed("person"), {ADMIN}),
         ("POST", "/roles", signed("role"), {ADMIN}),
         ("POST", "/targets", signed("target"), {ADMIN}),
@@ -172,6 +181,14 @@ def _endpoints(s: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], set[st
         ("POST", "/tokens/revocations", signed("token_revoke"), {ADMIN}),
         ("POST", "/keys", signed("key"), {DANA}),
         ("POST", "/keys/retirements", signed("key"), set()),  # not a retirement
+        ("GET", "/webhooks/deliveries", {}, {ADMIN}),
+        ("GET", "/webhooks/subscriptions", {}, {ADMIN}),
+        ("POST", "/webhooks/subscriptions", signed("webhook"), {ADMIN}),
+        # reviewer link 1 (the administrator's) is revoked once: alice, its system's owner,
+        # has lost her token to /tokens/revocations above
+        ("POST", "/shares/1/revocation", {}, {ADMIN}),
+        # a change system signs with the shared secret, never a token: unsigned, refused
+        ("POST", "/hooks/changes/servicenow", {"json": {"result": {}}}, set()),
     ]
 
 

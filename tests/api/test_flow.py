@@ -152,6 +152,9 @@ def test_evidence_is_uploaded_once_and_downloads_as_stored(team: Team, plan_path
     content = ci.http.get(f"/api/v1/evidence/{metrics['id']}/content")
     assert content.status_code == 200
     assert content.content == (plan_path.parent / "eval/metrics.json").read_bytes()
+    from tests.services.test_small_blobs import held_in_database
+
+    assert metrics["digest"] in held_in_database(team.ws)  # a small upload: in the database
     uploads = []
     ci.http.event_hooks["request"].append(lambda r: uploads.append(r.url.path))
     ci.check(ci.plan(plan_path))

@@ -193,6 +193,8 @@ def test_pack_with_an_altered_byte_exits_3_naming_the_file(
 
 
 def test_corrupted_blob_fails_workspace_verify(project: Path, run: Run) -> None:
+    metrics = project / "eval/metrics.json"  # over the size held in the database
+    metrics.write_text(metrics.read_text() + " " * (64 << 10))
     run(project, "check", "plan.yaml")
     blob = next(p for p in (project / ".clearance/blobs/sha256").rglob("*") if p.is_file())
     blob.chmod(0o644)
@@ -200,6 +202,24 @@ def test_corrupted_blob_fails_workspace_verify(project: Path, run: Run) -> None:
     proc = run(project, "verify")
     assert_clean_error(proc, 3)
     assert blob.name in proc.stderr
+
+
+def test_corrupted_database_blob_fails_workspace_verify(
+    project: Path, run: Run, database_url: str | None
+) -> None:
+    """Small evidence is held in the database: rewritten there, `verify` exits 3 naming it."""
+    from clearance.services.workspace import Workspace
+    from clearance.settings import Settings
+    from tests.services.test_small_blobs import held_in_database, tamper
+
+    run(project, "check", "plan.yaml")
+    ws = Workspace(Settings(workspace=project / ".clearance", database_url=database_url))
+    digest = next(iter(held_in_database(ws)))
+    tamper(ws, digest, b"tampered")
+    ws.close()
+    proc = run(project, "verify")
+    assert_clean_error(proc, 3)
+    assert digest in proc.stderr and "does not match its name" in proc.stderr
 
 
 def test_release_of_no_go_exits_1_with_reasons(project: Path, run: Run) -> None:
@@ -231,7 +251,7 @@ def test_release_of_no_go_exits_1_with_reasons(project: Path, run: Run) -> None:
             "has not been submitted",
         ),
         (("check", "missing.yaml"), "missing.yaml: no such plan file"),
-        (("plan", "diff", "zz", "yy"), "is not a revision digest"),
+        (("plan", "diff", "zz", "yy"), "is neither a plan file nor a revision digest"),
         (("plan", "history", "nosuch"), 'no system "nosuch"'),
         (("export", "plan.yaml", "-o", "p.zip"), "has not been checked yet"),
         (("init", "--template", "nope"), "nope"),
@@ -339,6 +359,7 @@ def test_every_command_documents_an_example(tmp_path: Path) -> None:
         "reject",
         "release",
         "status",
+        "history",
         "export",
         "pack verify",
         "verify",
@@ -346,6 +367,7 @@ def test_every_command_documents_an_example(tmp_path: Path) -> None:
         "log verify",
         "log prove",
         "log show",
+        "log consistency",
         "demo",
         "withdraw",
         "waive",
@@ -366,10 +388,20 @@ def test_every_command_documents_an_example(tmp_path: Path) -> None:
         "policy show",
         "attestation export",
         "attestation verify",
+        "attestation revoke",
+        "attestation revocations",
         "serve",
         "tokens create",
         "tokens list",
         "tokens revoke",
+        "share create",
+        "share list",
+        "share show",
+        "share revoke",
+        "webhooks add",
+        "webhooks remove",
+        "webhooks list",
+        "webhooks deliver",
     ]
     assert {c.split()[0] for c in leaves} == set(COMMANDS)
     for command in leaves:
@@ -421,8 +453,9 @@ def test_log_commands(project: Path, run: Run) -> None:
     assert "more: clearance log show --after 2" in page.stderr
     proof = _json.loads(run(project, "log", "prove", "1").stdout)
     assert proof["leaf_index"] == 0 and proof["inclusion_path"]
-    forged = {**receipt["checkpoint"], "root": "00" * 32}
-    (project / "forged.json").write_text(_json.dumps(forged))
+    origin, size, _, rest = receipt["checkpoint"]["note"].split("\n", 3)
+    forged = f"{origin}\n{size}\n{'A' * 43}=\n{rest}"  # another root, the signatures kept
+    (project / "forged.json").write_text(forged)
     proc = run(project, "log", "verify", "--since", "forged.json")
     assert_clean_error(proc, 3)
     assert "the kept checkpoint has a different root" in proc.stderr

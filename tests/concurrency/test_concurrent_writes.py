@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from clearance.core.checkpoint import Checkpoint
 from clearance.core.results import Status
 from clearance.services.integrity import verify_workspace
 from clearance.services.log import verify_log
@@ -241,9 +242,9 @@ def assert_log_holds(ws: Workspace, outcomes: list[Outcome]) -> list[EventRecord
         stored = {(c.size, c.root, c.signature) for c in repo.checkpoints(conn)}
     for o in outcomes:
         assert o.seq is not None and o.checkpoint is not None
-        cp = o.checkpoint
-        assert o.seq <= cp["size"] <= len(events), f"receipt of {o.who}: {o.seq}, {cp}"
-        assert (cp["size"], cp["root"], cp["signature"]) in stored, f"lost checkpoint {cp}"
+        cp = Checkpoint.from_json(o.checkpoint)
+        assert o.seq <= cp.size <= len(events), f"receipt of {o.who}: {o.seq}, {cp}"
+        assert (cp.size, cp.root, cp.signature) in stored, f"lost checkpoint {cp}"
     assert verify_log(ws).failures == []
     assert verify_workspace(ws)[1] == []
     return events

@@ -240,3 +240,54 @@ def test_read_ticket_refuses_exports_without_usable_fields(content: Any) -> None
     """Booleans, blank states and ambiguous result lists are not ticket fields."""
     with pytest.raises(TicketError):
         read_ticket(content)
+
+
+def _reported(state: str, decision: str, hours_ago: float = 0.5) -> Any:
+    from datetime import timedelta
+
+    from core_testkit import NOW
+
+    from clearance.core.results import TicketState
+
+    at = NOW - timedelta(hours=hours_ago)
+    return TicketState("servicenow", "CHG0042", state, decision, at, "delivery-1")
+
+
+@pytest.mark.parametrize(
+    ("criterion", "ticket", "status", "fragment"),
+    [
+        (
+            UNNAMED,
+            ("Scheduled", "approved"),
+            Status.PASSED,
+            'is in state "Scheduled", as servicenow',
+        ),
+        (UNNAMED, ("Implement", "pending"), Status.PASSED, 'state "Implement"'),
+        (UNNAMED, ("Assess", "pending"), Status.PENDING, "the release waits for approved"),
+        (UNNAMED, ("Canceled", "rejected"), Status.FAILED, "CHG0042 was rejected"),
+        (RECORD, ("Canceled", "rejected"), Status.PASSED, "last reported it 'Canceled' (rejected)"),
+    ],
+    ids=["approved", "approved-state-name", "pending", "rejected-blocks", "record-mode-records"],
+)
+def test_change_reads_the_state_reported_by_webhook(
+    criterion: dict[str, Any], ticket: tuple[str, str], status: Status, fragment: str
+) -> None:
+    """Without an export, the ticket state a webhook reported decides (blocking mode) or is
+    shown and never blocks (record mode)."""
+    result = evaluate(criterion, [], plan=WITH_CHANGE, change_ticket=_reported(*ticket))
+    assert result.status is status, result.reason
+    assert fragment in result.reason
+    assert result.observed["state"] == ticket[0]
+
+
+def test_the_newest_of_export_and_webhook_report_wins() -> None:
+    """An export attached after the webhook's report overrides it, and the other way round."""
+    export = item(FILE, {"number": "CHG0042", "state": "approved"})  # added an hour ago
+    older = _reported("Canceled", "rejected", hours_ago=2)
+    newer = _reported("Canceled", "rejected", hours_ago=0.1)
+    assert evaluate(BLOCKING, [export], plan=WITH_CHANGE, change_ticket=older).status is (
+        Status.PASSED
+    )
+    assert evaluate(BLOCKING, [export], plan=WITH_CHANGE, change_ticket=newer).status is (
+        Status.FAILED
+    )

@@ -57,6 +57,8 @@ FULL: dict[str, Any] = {
             "digest": DIGEST,
             "artifact": "models/scorer.onnx",
             "uri": "s3://models/scorer.onnx",
+            "source": "mlflow://models/scorer/3",
+            "mlflow_alias": "production",
             "deploy": True,
         },
         {"name": "api", "kind": "software", "version": "1.9.3", "digest": DIGEST},
@@ -87,6 +89,8 @@ FULL: dict[str, Any] = {
             "op": ">=",
             "threshold": 0.8,
             "higher_is_better": True,
+            "for": "scorer",
+            "model_digest_field": "model.digest",
         },
         {
             "id": "drop",

@@ -120,11 +120,6 @@ def sha256_name(path: Path) -> str:
     return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def blob_path(settings: Settings, digest: str) -> Path:
-    hexdigest = digest.removeprefix("sha256:")
-    return settings.blob_root / "sha256" / hexdigest[:2] / hexdigest[2:]
-
-
 def integrity_check(settings: Settings) -> list[str]:
     db = sqlite3.connect(settings.sqlite_path)
     try:
@@ -166,9 +161,8 @@ def check_after_crash(settings: Settings, run: WriterRun, why: str) -> None:
             assert (cp.size, cp.root, cp.signature) in stored, f"{why}: lost checkpoint {cp}"
             if receipt["digest"]:
                 referenced.add(receipt["digest"])
-        for digest in referenced:
-            path = blob_path(settings, digest)
-            assert path.is_file(), f"{why}: blob {digest} is referenced but missing"
+        for digest in referenced:  # in the blob store, or held in the database
+            assert ws.blobs.exists(digest), f"{why}: blob {digest} is referenced but missing"
         for path in (settings.blob_root / "sha256").glob("*/*"):
             digest = "sha256:" + path.parent.name + path.name
             assert sha256_name(path) == digest, f"{why}: blob {path} is half-written"

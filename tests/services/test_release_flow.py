@@ -33,6 +33,7 @@ from tests.builders import (
     submit,
     write_plan_folder,
 )
+from tests.services.test_small_blobs import tamper
 
 OPS = "ops@example.com"  # registered without roles: recording a release needs only a signature
 
@@ -281,8 +282,7 @@ def test_missing_blob_is_an_error_result_not_a_crash(ws: Workspace, plan_path: P
     local = load(ws, plan_path)
     first = check(ws, local)
     auc = next(r for r in first.evaluation.results if r.id == "auc")
-    blob = ws.blobs.path_of(auc.evidence[0])
-    blob.unlink()
+    tamper(ws, auc.evidence[0], None)  # a small file: held in the database
     (plan_path.parent / "eval/metrics.json").unlink()  # nothing to re-ingest it from
     ws.close()
     again = check(Workspace(ws.settings), local)

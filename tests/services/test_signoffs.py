@@ -430,8 +430,8 @@ def test_attestation_interoperates(ws: Workspace, plan_path: Path) -> None:
     _, checked = go(ws, plan_path)
     envelope = latest_attestation(ws, checked.submitted.candidate.digest)
     key = ws.signing_key
-    public = SSlibKey.from_crypto(key.private.public_key(), keyid=key.key_id)
-    assert set(Envelope.from_dict(copy.deepcopy(envelope)).verify([public], 1)) == {key.key_id}
+    public = SSlibKey.from_crypto(key.private.public_key())  # securesystemslib's own keyid
+    assert set(Envelope.from_dict(copy.deepcopy(envelope)).verify([public], 1)) == {public.keyid}
     pb = json_format.Parse(base64.b64decode(envelope["payload"]), statement_pb2.Statement())
     Statement.copy_from_pb(pb).validate()
     assert pb.predicate_type == "https://clearance.dev/release-decision/v1"
@@ -444,8 +444,8 @@ def test_approval_envelopes_interoperate(ws: Workspace, plan_path: Path) -> None
     loaded = ready(ws, plan_path)
     recorded = signoff(ws, loaded, "model-risk", "dana@example.com")
     key = ws.keys["dana@example.com"]
-    public = SSlibKey.from_crypto(key.private.public_key(), keyid=key.key_id)
+    public = SSlibKey.from_crypto(key.private.public_key())  # securesystemslib's own keyid
     parsed = Envelope.from_dict(copy.deepcopy(recorded.envelope))
-    assert set(parsed.verify([public], 1)) == {key.key_id}
+    assert set(parsed.verify([public], 1)) == {public.keyid}
     predicate = json.loads(parsed.payload)["predicate"]
     assert predicate["role"] == "model-risk" and predicate["decision"] == "approve"

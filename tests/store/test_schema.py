@@ -175,6 +175,7 @@ def _seed(conn) -> None:
             size=1, root="0" * 64, at=t, key_id=d, signature="", frontier="[]"
         )
     )
+    conn.execute(tables.log_nodes.insert().values(level=1, position=0, hash=bytes(32)))
     conn.execute(
         tables.keys.insert().values(
             key_id=d, purpose="workspace", public_key="", valid_from=t, created_at=t
@@ -273,6 +274,63 @@ def _seed(conn) -> None:
             person="p",
             role="r",
             comment="",
+            envelope="{}",
+            created_at=t,
+        )
+    )
+    # webhooks (0010)
+    conn.execute(
+        tables.change_ticket_states.insert().values(
+            source="jira",
+            ticket="CHG-1",
+            state="Approved",
+            decision="approved",
+            delivery="d",
+            payload_digest=d,
+            sent_at=t,
+            received_at=t,
+        )
+    )
+    subscription = conn.execute(
+        tables.webhook_subscriptions.insert().values(
+            url="http://127.0.0.1/", events="[]", secret_env="S", created_by="a", created_at=t
+        )
+    ).inserted_primary_key[0]
+    conn.execute(
+        tables.webhook_removals.insert().values(subscription_id=subscription, by="a", at=t)
+    )
+    # sign-in
+    conn.execute(
+        tables.passwords.insert().values(person="p", hash="$argon2id$", set_by="p", created_at=t)
+    )
+    conn.execute(
+        tables.oidc_links.insert().values(
+            issuer="https://idp", subject="s", person="p", created_by="a", created_at=t
+        )
+    )
+    conn.execute(
+        tables.web_sessions.insert().values(
+            session_hash=d, person="p", method="password", created_at=t, expires_at=t
+        )
+    )
+    session = conn.execute(sa.select(tables.web_sessions.c.id)).scalar()
+    conn.execute(tables.web_session_ends.insert().values(session_id=session, reason="r", at=t))
+    # reviewer links (0006)
+    link = conn.execute(
+        tables.share_links.insert().values(
+            token_hash="0" * 64, releases="[]", note="", created_by="a", created_at=t, expires_at=t
+        )
+    ).inserted_primary_key[0]
+    conn.execute(tables.share_revocations.insert().values(link_id=link, by="a", at=t))
+    # attestation scope (0009)
+    conn.execute(
+        tables.attestation_revocations.insert().values(
+            candidate=d,
+            system_id="s",
+            target="production",
+            attestations="[]",
+            reason="r",
+            revoked_by="a",
             envelope="{}",
             created_at=t,
         )

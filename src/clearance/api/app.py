@@ -22,24 +22,33 @@ def create_app(
     *,
     clock: Callable[[], datetime] | None = None,
     workspace: Any = None,
+    deliver_webhooks: bool = False,
 ) -> FastAPI:
     """The API over the workspace `settings` name (a team deployment with
     CLEARANCE_DATABASE_URL and CLEARANCE_BLOB_URL). Stateless: any number of processes may
-    serve one database and blob store."""
+    serve one database and blob store. With `deliver_webhooks`, the process also runs one
+    webhook delivery worker (`clearance serve` does)."""
     from importlib.metadata import version
 
     from clearance.api import errors
     from clearance.api.errors import ErrorResponse
-    from clearance.api.routes import log, plans, statements
+    from clearance.api.routes import hooks, log, plans, shares, statements
     from clearance.services.workspace import Workspace
 
     ws = workspace or (Workspace(settings, clock) if clock else Workspace(settings))
     ws.engine  # noqa: B018 - refuse to start on a database that is missing or behind
     _current_key(ws)  # and without the key that signs its checkpoints
+    if deliver_webhooks:  # and with malformed webhook subscriptions (CLEARANCE_WEBHOOKS)
+        from clearance.services.webhooks import configured
+
+        configured(ws.settings.webhooks)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        from clearance.services.delivery import delivery_worker
+
+        with delivery_worker(ws, enabled=deliver_webhooks):
+            yield
         if workspace is None:  # a workspace handed in belongs to the caller
             ws.close()
 
@@ -69,8 +78,11 @@ def create_app(
     app.state.ws = ws
     errors.install(app)
     redact_tokens()
-    for module in (plans, statements, log):
+    for module in (plans, statements, log, hooks, shares):
         app.include_router(module.router, prefix=PREFIX)
+    from clearance.web.reviewer import router as reviewer_links
+
+    app.include_router(reviewer_links)  # /r/{token}/…: reviewer links, no sign-in
 
     @app.get(f"{PREFIX}/health", tags=["server"])
     def health() -> dict[str, str]:
@@ -88,6 +100,9 @@ def create_app(
         ws.blobs.exists("sha256:" + "0" * 64)
         return {"status": "ready", "schema": HEAD}
 
+    from clearance.web import mount
+
+    mount(app)  # the pages at /, last: it ends with the catch-all 404 page
     return app
 
 
@@ -108,19 +123,21 @@ def _current_key(ws: Any) -> None:
 
 
 class _Redact(logging.Filter):
-    """Blanks anything shaped like an API token in a log record (a token pasted into a URL
-    would otherwise reach the access log)."""
+    """Blanks anything shaped like an API token or a reviewer link's token in a log record
+    (a token pasted into a URL, or a reviewer link's path, would otherwise reach the access
+    log)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from clearance.services.tokens import PREFIX
-
-        if PREFIX in record.getMessage():
-            record.msg = _TOKEN.sub(PREFIX + "[redacted]", record.getMessage())
+        message = record.getMessage()
+        if _TOKEN.search(message):
+            record.msg = _TOKEN.sub(r"\1_[redacted]", message)
             record.args = ()
         return True
 
 
-_TOKEN = re.compile(r"clr_[A-Za-z0-9_\-]+")
+#: API tokens (clearance.services.tokens.PREFIX) and reviewer links' (…shares.PREFIX)
+#: (also percent-encoded: `crv%5F…` in a query string)
+_TOKEN = re.compile(r"(clr|crv)(?:_|%5[Ff])[A-Za-z0-9_%\-]+")
 
 
 def redact_tokens() -> None:
@@ -132,4 +149,4 @@ def redact_tokens() -> None:
 
 def from_env() -> FastAPI:
     """The app for `uvicorn --factory` (one per worker process), from CLEARANCE_* settings."""
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(), deliver_webhooks=True)

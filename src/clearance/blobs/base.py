@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from clearance.blobs.hashing import Progress
@@ -15,10 +15,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StoredBlob:
-    """A blob as stored: its "sha256:<hex>" digest and its size in bytes."""
+    """A blob as stored: its "sha256:<hex>" digest and its size in bytes. A small blob read
+    but not stored yet carries its bytes (`data`), for the transaction of its record."""
 
     digest: str
     size: int
+    data: bytes | None = field(default=None, repr=False, compare=False)
 
 
 class BlobStore(Protocol):

@@ -89,12 +89,22 @@ class DigestCache:
             ).fetchone()
         return None if row is None else str(row[0])
 
-    def get_many(self, paths: Iterable[str | os.PathLike[str]]) -> dict[str, str]:
-        """Cached digests of unchanged files among `paths`, keyed by absolute path."""
-        stats: dict[str, os.stat_result] = {}
+    def get_many(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        stats: dict[str, os.stat_result] | None = None,
+    ) -> dict[str, str]:
+        """Cached digests of unchanged files among `paths`, keyed by absolute path; `stats`
+        (by absolute path) are stats already taken, so those files are not stat'ed again."""
+        taken = stats or {}
+        stats = {}
         for path in paths:
+            key = _key(path)
+            if key in taken:
+                stats[key] = taken[key]
+                continue
             with contextlib.suppress(OSError):
-                stats[_key(path)] = os.stat(path)
+                stats[key] = os.stat(path)
         found: dict[str, str] = {}
         keys = list(stats)
         for start in range(0, len(keys), _BATCH):

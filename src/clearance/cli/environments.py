@@ -26,18 +26,39 @@ def env() -> None:
     type=click.Path(dir_okay=False),
     help="Manifest file to write (.json, or .yaml/.yml).",
 )
-def capture(name: str, output: str) -> None:
-    """Describe this machine as environment NAME: Python, packages, OS, CPU, accelerator.
+@click.option(
+    "--python",
+    "python",
+    type=click.Path(),
+    help="The application's interpreter (e.g. .venv/bin/python): its Python and packages "
+    "are recorded, not Clearance's own.",
+)
+@click.option(
+    "--requirements",
+    type=click.Path(dir_okay=False),
+    help="A lock file of name==version pins (pip-compile, uv, pip freeze): its packages are "
+    "recorded.",
+)
+def capture(name: str, output: str, python: str | None, requirements: str | None) -> None:
+    """Describe environment NAME: Python, packages, OS, CPU, accelerator.
 
+    Record the application's environment, not Clearance's: give its interpreter with
+    --python, or its lock file with --requirements (both: runtime from the interpreter,
+    packages from the lock file). Without either, the Python running Clearance is recorded.
     Nothing secret is captured: no host name, user name, paths or environment variables.
 
     \b
-    Example:
-      clearance env capture staging -o env/staging.json
+    Examples:
+      clearance env capture staging --python .venv/bin/python -o env/staging.json
+      clearance env capture staging --requirements requirements.txt -o env/staging.json
     """
     from clearance.integrations.environment import capture_environment
 
-    manifest = capture_environment(name)
+    manifest = capture_environment(
+        name,
+        python=Path(python) if python else None,
+        requirements=Path(requirements) if requirements else None,
+    )
     path = Path(output)
     if path.suffix in (".yaml", ".yml"):
         import yaml
@@ -50,9 +71,22 @@ def capture(name: str, output: str) -> None:
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
     os.replace(tmp, path)
+    runtime = manifest.get("runtime")
+    python_of = (
+        f"Python {runtime['python']}"
+        if runtime
+        else "no Python version (a lock file does not say; add --python to record it)"
+    )
+    source = (
+        f"from {requirements}"
+        if requirements
+        else f"of {python}"
+        if python
+        else "of the Python running Clearance (give --python or --requirements for the "
+        "application's)"
+    )
     console().print(
-        f"Captured {name}: Python {manifest['runtime']['python']}, "
-        f"{len(manifest['packages'])} packages → {output}"
+        f"Captured {name}: {python_of}, {len(manifest['packages'])} packages {source} → {output}"
     )
 
 

@@ -1,16 +1,18 @@
 """`clearance check`: the release gate, for people (table) and machines (json, junit, sarif,
-markdown)."""
+markdown, GitHub annotations, a pull-request comment)."""
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, redirect_stdout
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -30,12 +32,17 @@ from clearance.exports.markdown import render_markdown
 from clearance.exports.matrix import packaged_catalogue
 from clearance.exports.nextactions import as_command
 from clearance.exports.sarif import render_sarif
-from clearance.exports.values import brief
+from clearance.exports.values import blocking_note, brief
 
 if TYPE_CHECKING:
     from clearance.client.base import LocalPlan
     from clearance.core.controls import Unmapped
     from clearance.core.decision import Evaluation
+    from clearance.core.diff import Change
+    from clearance.exports.prcomment import Baseline
+
+
+FORMATS = ["table", "json", "junit", "sarif", "markdown", "github", "pr"]
 
 
 @click.command()
@@ -43,14 +50,24 @@ if TYPE_CHECKING:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "junit", "sarif", "markdown"]),
+    type=click.Choice(FORMATS),
     default="table",
     help="table for people; json (schema: `clearance schema --output json`), junit, sarif "
-    "(SARIF 2.1.0) or markdown for CI.",
+    "(SARIF 2.1.0) or markdown for CI; github: workflow annotations; pr: a pull-request "
+    "comment (what changed since the released revision, what blocks).",
+)
+@click.option(
+    "--also",
+    "also",
+    multiple=True,
+    metavar="FORMAT=FILE",
+    help="Also write this evaluation in FORMAT to FILE (repeatable), e.g. junit=gate.xml.",
 )
 @key_option
 @click.pass_context
-def check(ctx: click.Context, plan: str, fmt: str, key_file: str | None) -> None:
+def check(
+    ctx: click.Context, plan: str, fmt: str, also: tuple[str, ...], key_file: str | None
+) -> None:
     """Evaluate every criterion from evidence and record the decision.
 
     Submits the revision if it is new and ingests the evidence files the plan names.
@@ -58,9 +75,11 @@ def check(ctx: click.Context, plan: str, fmt: str, key_file: str | None) -> None
     identity is recorded as unsigned. Exit 0 on GO, 1 on NO-GO.
 
     \b
-    Example:
+    Examples:
       clearance check plan.yaml --format json
+      clearance check plan.yaml --format github --also junit=gate.xml --also pr=comment.md
     """
+    outputs = [_also(spec) for spec in also]  # refused before anything is recorded
     me = client(ctx, key_file)
     local = me.plan(Path(plan))
     started, clock = datetime.now(UTC), time.monotonic()
@@ -68,7 +87,47 @@ def check(ctx: click.Context, plan: str, fmt: str, key_file: str | None) -> None
         evaluation = me.check(local, bar).evaluation
     seconds = time.monotonic() - clock
     render(fmt, evaluation, local, plan, started=started, seconds=seconds)
+    for extra, path in outputs:
+        with _captured() as text:
+            render(extra, evaluation, local, plan, started=started, seconds=seconds)
+        _write(path, text.getvalue())
     sys.exit(0 if evaluation.decision == "GO" else 1)
+
+
+def _also(spec: str) -> tuple[str, Path]:
+    from clearance.errors import UsageError
+
+    fmt, sep, file = spec.partition("=")
+    if not sep or not file or fmt not in FORMATS or fmt == "table":
+        raise UsageError(
+            f"--also {spec}: give FORMAT=FILE, FORMAT one of "
+            f"{', '.join(f for f in FORMATS if f != 'table')} (e.g. --also junit=gate.xml)"
+        )
+    path = Path(file)
+    if path.is_dir():
+        raise UsageError(f"--also {spec}: {file} is a folder; name a file")
+    return fmt, path
+
+
+@contextmanager
+def _captured() -> Iterator[io.StringIO]:
+    """What click.echo writes while rendering one more format, kept from standard output."""
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        yield buffer
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace `path` whole (a reader never sees half a report)."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")  # the umask's mode, as `>` in a shell
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def render(
@@ -125,8 +184,126 @@ def render(
         )
     elif fmt == "markdown":
         click.echo(render_markdown(evaluation, system, version, plan_file, warnings))
+    elif fmt == "github":
+        from clearance.exports.github import render_github
+
+        click.echo(
+            render_github(
+                evaluation,
+                plan_file=plan_file,
+                positions=_criterion_positions(local, plan_file),
+                titles={c.id: c.title for c in loaded.plan.criteria if c.title},
+                system=system,
+                version=version,
+                warnings=warnings,
+            )
+        )
+    elif fmt == "pr":
+        from clearance.exports.prcomment import render_pr_comment
+
+        click.echo(
+            render_pr_comment(
+                evaluation,
+                system=system,
+                version=version,
+                target=loaded.plan.release.target,
+                revision=loaded.revision,
+                baseline=_baseline(local, evaluation.candidate),
+                plan_file=plan_file,
+                warnings=warnings,
+            )
+        )
     else:
         show_table(evaluation, system, version, plan_file=plan_file, warnings=warnings)
+
+
+def _baseline(local: LocalPlan, evaluation_candidate: str) -> Baseline | None:
+    """The revision released in the plan's target and the changes since, read from this
+    workspace or from the server the command acts on."""
+    from clearance.core.diff import diff_plans
+    from clearance.exports.prcomment import Baseline
+
+    ctx = click.get_current_context()
+    plan = local.loaded.plan
+    found = released_document(ctx, plan.system.id, plan.release.target)
+    if found is None:
+        return None
+    release_id, version, revision, document, released_pins = found
+    changes = diff_plans(document, local.loaded.document)
+    changes += _artifact_changes(released_pins, current_pins(ctx, evaluation_candidate))
+    return Baseline(version, revision, release_id, changes)
+
+
+def _artifact_changes(before: dict[str, str], after: dict[str, str]) -> list[Change]:
+    """Components whose digest changed while the plan may not say so (a retrained model or
+    an edited prompt under the same version): a reviewer must see those too."""
+    from clearance.core.diff import Change
+
+    return [
+        Change("components", name, "changed", "digest", short(before[name]), short(digest))
+        for name, digest in sorted(after.items())
+        if name in before and before[name] != digest
+    ]
+
+
+def current_pins(ctx: click.Context, candidate: str) -> dict[str, str]:
+    """The component digests of `candidate`, by name."""
+    if ctx.find_root().obj.server:
+        from clearance.client.remote import RemoteClient
+
+        remote = client(ctx)
+        assert isinstance(remote, RemoteClient)
+        found = remote.call("GET", f"/candidates/{candidate}")
+        return {c["name"]: c["digest"] for c in found["components"]}
+    from clearance.cli.output import workspace
+    from clearance.store import repository as repo
+
+    with workspace(ctx).engine.connect() as conn:
+        record = repo.get_candidate(conn, candidate)
+    return {c.name: c.digest for c in record.components} if record else {}
+
+
+def released_document(
+    ctx: click.Context, system_id: str, target: str
+) -> tuple[int, str, str, dict[str, Any], dict[str, str]] | None:
+    """(release id, version, revision digest, plan document, component digests by name) of
+    the release current in `target`; None before the first release."""
+    root = ctx.find_root()
+    if root.obj.server:
+        from clearance.client.remote import RemoteClient
+
+        remote = client(ctx)
+        assert isinstance(remote, RemoteClient)
+        current = None
+        cursor: str | None = None
+        while True:  # the releases, oldest first, a page at a time
+            page = remote.call("GET", "/releases", params={"cursor": cursor} if cursor else {})
+            for r in page["items"]:
+                if r["system_id"] == system_id and r["target"] == target:
+                    current = r
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        if current is None:
+            return None
+        candidate = remote.call("GET", f"/candidates/{current['candidate']}")
+        revision = remote.call("GET", f"/revisions/{candidate['revision']}")
+        pins = {c["name"]: c["digest"] for c in candidate["components"]}
+        return current["id"], current["version"], revision["digest"], revision["document"], pins
+    from clearance.cli.output import workspace
+    from clearance.services.releases import released_revision
+
+    local_found = released_revision(workspace(ctx), system_id, target)
+    if local_found is None:
+        return None
+    release, rev = local_found
+    return (
+        release.id,
+        release.version,
+        rev.digest,
+        rev.document,
+        current_pins(ctx, release.candidate),
+    )
 
 
 def _criterion_positions(local: LocalPlan, plan_file: str) -> dict[str, tuple[int, int]]:
@@ -186,7 +363,7 @@ def show_table(
     blocking = evaluation.blocking()
     out.print(
         f"Decision: [{style}]{evaluation.decision}[/]"
-        + (f" — {len(blocking)} criteria block the release" if blocking else "")
+        + (f" — {blocking_note(len(blocking))}" if blocking else "")
     )
     for w in warnings:
         out.print(f"[yellow]warning:[/] {escape(w.message)}")

@@ -1,4 +1,4 @@
-"""`clearance log checkpoint|verify|prove`: the tamper-evident audit log."""
+"""`clearance log checkpoint|verify|prove|consistency`: the tamper-evident audit log."""
 
 from __future__ import annotations
 
@@ -17,19 +17,29 @@ def log() -> None:
 
 @log.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also save it to FILE.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["note", "json"]),
+    default="note",
+    show_default=True,
+    help="note: the C2SP tlog-checkpoint signed note itself; json: it with its fields.",
+)
 @click.pass_context
-def checkpoint(ctx: click.Context, output: str | None) -> None:
-    """Print the latest signed checkpoint (tree size, root, time, signature). Keep it: a
+def checkpoint(ctx: click.Context, output: str | None, fmt: str) -> None:
+    """Print the latest signed checkpoint: a C2SP tlog-checkpoint signed note (origin, tree
+    size, base64 root; an Ed25519 note signature and a timestamped cosignature). Keep it: a
     later `log verify --since FILE` proves the log still contains everything up to it.
 
     \b
     Example:
-      clearance log checkpoint -o checkpoint-2026-11-27.json
+      clearance log checkpoint -o checkpoint-2026-11-27.note
     """
-    text = json.dumps(client(ctx).log_checkpoint().as_json(), indent=2)
+    cp = client(ctx).log_checkpoint()
+    text = json.dumps(cp.as_json(), indent=2) + "\n" if fmt == "json" or cp.legacy else cp.note()
     if output:
-        Path(output).write_text(text + "\n")
-    click.echo(text)
+        Path(output).write_text(text)
+    click.echo(text, nl=False)
 
 
 @log.command()
@@ -39,14 +49,22 @@ def checkpoint(ctx: click.Context, output: str | None) -> None:
     type=click.Path(dir_okay=False, exists=True),
     help="A checkpoint kept earlier; the log must still contain it.",
 )
+@click.option(
+    "--incremental",
+    is_flag=True,
+    help="With --since: read only the events after the kept checkpoint (the ones up to it "
+    "were checked when it was kept), bound to it by O(log n) stored hashes.",
+)
 @click.pass_context
-def verify(ctx: click.Context, since_file: str | None) -> None:
-    """Recompute the Merkle tree, check every checkpoint's root and signature, event order
-    and times, and consistency with a kept checkpoint. Exit 3 with the first bad index.
+def verify(ctx: click.Context, since_file: str | None, incremental: bool) -> None:
+    """Recompute the Merkle tree in one pass, check every checkpoint's root and signature,
+    every stored tree node, event order and times, and consistency with a kept checkpoint.
+    Exit 3 with the first bad index.
 
     \b
     Example:
       clearance log verify --since checkpoint-2026-11-27.json
+      clearance log verify --since checkpoint-2026-11-27.json --incremental
     """
     from clearance.core.checkpoint import Checkpoint
     from clearance.errors import IntegrityError, UsageError
@@ -54,10 +72,12 @@ def verify(ctx: click.Context, since_file: str | None) -> None:
     since = None
     if since_file:
         try:
-            since = Checkpoint.from_json(json.loads(Path(since_file).read_text()))
+            since = Checkpoint.parse_kept(Path(since_file).read_text())
         except ValueError as exc:
             raise UsageError(f"{since_file}: {exc}") from None
-    report = client(ctx).log_verify(since)
+    if incremental and since is None:
+        raise UsageError("--incremental verifies from a kept checkpoint: give it with --since")
+    report = client(ctx).log_verify(since, incremental=incremental)
     if report.failures:
         raise IntegrityError("the audit log does not verify:", report.failures)
     kept = f"; it contains the kept checkpoint of size {since.size}" if since else ""
@@ -77,6 +97,26 @@ def prove(ctx: click.Context, event: int) -> None:
       clearance log prove 42 > proof-42.json
     """
     click.echo(json.dumps(client(ctx).log_prove(event), indent=2))
+
+
+@log.command()
+@click.argument("old", metavar="FROM", type=click.IntRange(min=1))
+@click.argument("new", metavar="[TO]", type=click.IntRange(min=1), required=False)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Also save it to FILE.")
+@click.pass_context
+def consistency(ctx: click.Context, old: int, new: int | None, output: str | None) -> None:
+    """Print an RFC 9162 consistency proof from the tree of FROM events to the signed
+    checkpoint of TO events (default: the latest). With it, `pack verify --checkpoint NEWER
+    --consistency PROOF` shows that an older pack's log is a prefix of the newer one.
+
+    \b
+    Example:
+      clearance log consistency 120 -o proof-120.json
+    """
+    text = json.dumps(client(ctx).log_consistency(old, new), indent=2) + "\n"
+    if output:
+        Path(output).write_text(text)
+    click.echo(text, nl=False)
 
 
 @log.command()

@@ -37,6 +37,10 @@ COMMANDS = {
     "attestation": ("clearance.cli.policy:attestation", "Export and verify release attestations."),
     "release": ("clearance.cli.releases:release", "Record the deployment of a GO candidate."),
     "status": ("clearance.cli.releases:status", "What runs where, and what waits for release."),
+    "history": (
+        "clearance.cli.releases:history",
+        "A system's releases and rollbacks, per environment.",
+    ),
     "export": ("clearance.cli.packs:export", "Write the audit pack of a release."),
     "pack": ("clearance.cli.packs:pack", "Verify audit packs offline."),
     "verify": ("clearance.cli.workspace:verify", "Re-hash the workspace's records and blobs."),
@@ -54,6 +58,11 @@ COMMANDS = {
     "demo": ("clearance.cli.demo:demo", "Run the end-to-end demo in a new folder."),
     "serve": ("clearance.cli.server:serve", "Serve the REST API (a workspace or a team)."),
     "tokens": ("clearance.cli.server:tokens", "API tokens: create, list, revoke."),
+    "share": ("clearance.cli.share:share", "Reviewer links: create, list, revoke, show."),
+    "webhooks": (
+        "clearance.cli.webhooks:webhooks",
+        "Outbound webhooks: subscribe, list deliveries and dead letters, deliver.",
+    ),
 }
 
 

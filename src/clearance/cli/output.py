@@ -52,7 +52,8 @@ def show_error(exc: ClearanceError) -> None:
             click.echo(f"error: {problem}", err=True)
         count = len(exc.problems)
         click.echo(
-            f"{count} problem{'s' if count != 1 else ''} in the plan; nothing was recorded.",
+            f"{count} problem{'s' if count != 1 else ''} in the {exc.document}; "
+            "nothing was recorded.",
             err=True,
         )
         return

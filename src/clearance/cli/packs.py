@@ -60,22 +60,36 @@ def pack() -> None:
     "kept_file",
     type=click.Path(dir_okay=False, exists=True),
     help="A checkpoint or receipt you kept: the pack must be signed by its key and its log "
-    "must contain it.",
+    "must contain it (or, for a newer checkpoint, be proven a prefix of it by --consistency).",
+)
+@click.option(
+    "--consistency",
+    "proof_file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="An RFC 9162 consistency proof from the pack's log to the newer --checkpoint, as "
+    "`clearance log consistency FROM TO -o FILE` writes it.",
 )
 def verify(
-    pack_path: str, keys: tuple[str, ...], fingerprints: tuple[str, ...], kept_file: str | None
+    pack_path: str,
+    keys: tuple[str, ...],
+    fingerprints: tuple[str, ...],
+    kept_file: str | None,
+    proof_file: str | None,
 ) -> None:
     """Check the pack (a zip, or the folder it was extracted into) offline: every file against
     the manifest, every event against the log, evidence and revisions against their digests,
     approvals against events; and the manifest and log signed by a key you trust.
 
     Exit 0 when everything holds; 3 naming each thing that does not; 2 when you gave no key,
-    fingerprint or checkpoint to trust: the pack's own keys prove nothing about who made it.
+    fingerprint or checkpoint to trust (the pack's own keys prove nothing about who made it),
+    or when your checkpoint is newer than the pack and no consistency proof was given.
 
     \b
     Example:
       clearance keys workspace -o workspace.pub      # on the workspace
       clearance pack verify audit-pack.zip --key workspace.pub
+      clearance pack verify old-pack.zip --key workspace.pub \\
+          --checkpoint latest.note --consistency proof.json
     """
     from pathlib import Path
 
@@ -84,14 +98,22 @@ def verify(
 
     trusted: list[bytes | str | Checkpoint] = [_public_key(k) for k in keys]
     trusted += fingerprints
+    proof = None
     if kept_file:
-        trusted.append(_kept(kept_file))
+        kept, proof = _kept(kept_file)
+        trusted.append(kept)
+    if proof_file:
+        if not kept_file:
+            raise UsageError("--consistency proves a pack against a newer --checkpoint; give both")
+        proof = _proof(proof_file)
     anchor = TrustAnchor.of(trusted) if trusted else None
-    report = examine_pack(Path(pack_path), anchor)
+    report = examine_pack(Path(pack_path), anchor, proof)
     if report.failures:
         raise IntegrityError(f"{pack_path} does not verify:", report.failures)
     if anchor is None:
         raise UsageError(_unpinned(pack_path, report.signer))
+    if report.older:
+        raise UsageError(f"{pack_path}: {report.older}")
     signer = (report.signer or "").removeprefix("sha256:")
     console().print(
         f"{pack_path}: verified — signed by the key you trust ({signer[:16]}…), every file "
@@ -122,7 +144,9 @@ def _public_key(given: str) -> bytes:
         ) from None
 
 
-def _kept(kept_file: str) -> Checkpoint:
+def _kept(kept_file: str) -> tuple[Checkpoint, list[bytes] | None]:
+    """The kept checkpoint (a signed note, a receipt or checkpoint JSON) and, for an export's
+    receipt, the consistency proof it carries from the pack's log to its checkpoint."""
     import json
     from pathlib import Path
 
@@ -130,10 +154,42 @@ def _kept(kept_file: str) -> Checkpoint:
     from clearance.errors import UsageError
 
     try:
-        data = json.loads(Path(kept_file).read_text())
-        return Checkpoint.from_json(data.get("checkpoint", data))
-    except (ValueError, AttributeError) as exc:
+        text = Path(kept_file).read_text(encoding="utf-8")
+        kept = Checkpoint.parse_kept(text)
+        data = json.loads(text) if text.lstrip().startswith("{") else {}
+    except (ValueError, AttributeError, TypeError) as exc:
         raise UsageError(f"{kept_file}: not a checkpoint or receipt ({exc})") from None
+    carried = data.get("consistency") if isinstance(data, dict) else None
+    return kept, _hashes(carried, kept_file) if carried is not None else None
+
+
+def _proof(proof_file: str) -> list[bytes]:
+    import json
+    from pathlib import Path
+
+    from clearance.errors import UsageError
+
+    try:
+        data = json.loads(Path(proof_file).read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        raise UsageError(f"{proof_file}: not a consistency proof ({exc})") from None
+    return _hashes(data, proof_file)
+
+
+def _hashes(data: object, where: str) -> list[bytes]:
+    """The node hashes of a consistency proof as `clearance log consistency` writes it."""
+    from clearance.errors import UsageError
+
+    hashes = data.get("proof") if isinstance(data, dict) else None
+    try:
+        if isinstance(hashes, list):
+            return [bytes.fromhex(h) for h in hashes]
+    except (TypeError, ValueError):
+        pass
+    raise UsageError(
+        f"{where}: not a consistency proof (expected the JSON `clearance log consistency "
+        "FROM TO -o FILE` writes, with a `proof` list of hex hashes)"
+    )
 
 
 def _unpinned(pack_path: str, signer: str | None) -> str:

@@ -154,6 +154,62 @@ def list_people(ctx: click.Context) -> None:
     console().print(table)
 
 
+@people.command()
+@click.argument("name")
+@click.option(
+    "--stdin", "from_stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@key_option
+@click.pass_context
+def password(ctx: click.Context, name: str, from_stdin: bool, key_file: str | None) -> None:
+    """Set NAME's password for the web pages (administrators, or NAME themself); it is
+    stored only as an argon2 hash, and the previous one stops working.
+
+    \b
+    Examples:
+      clearance people password dana@example.com
+      printf '%s\\n' "$PASSWORD" | clearance people password dana@example.com --stdin
+    """
+    import sys
+
+    from clearance.services.signin import set_password
+
+    if from_stdin:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    else:
+        secret = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    me = local_client(ctx, key_file)
+    person = set_password(me.ws, me.admin_statement("person.password", {"name": name}), secret)
+    console().print(f"Set the password of {person.name}; they sign in at the server's / page")
+
+
+@people.command()
+@click.argument("name")
+@click.option("--subject", required=True, help="The person's subject (sub) at the provider.")
+@click.option(
+    "--issuer",
+    envvar="CLEARANCE_OIDC_ISSUER",
+    required=True,
+    help="The OpenID provider's issuer URL (default: CLEARANCE_OIDC_ISSUER).",
+)
+@key_option
+@click.pass_context
+def oidc(ctx: click.Context, name: str, subject: str, issuer: str, key_file: str | None) -> None:
+    """Let NAME sign in to the web pages through OpenID Connect as SUBJECT (administrators
+    only); other subjects are refused unless their verified e-mail is a registered name.
+
+    \b
+    Example:
+      clearance people oidc dana@example.com --subject 248289761001 --issuer https://id.example.com
+    """
+    from clearance.services.signin import link_oidc
+
+    me = local_client(ctx, key_file)
+    args = {"name": name, "issuer": issuer, "subject": subject}
+    person = link_oidc(me.ws, me.admin_statement("person.oidc", args))
+    console().print(f"Linked {subject} at {issuer} to {person.name}")
+
+
 @click.group()
 def keys() -> None:
     """Signing keys: generate your own, register public keys, retire old ones."""

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from clearance.cli.output import client, console, key_option, load, plan_argument, short, workspace
+
+if TYPE_CHECKING:
+    from clearance.errors import Problem
 
 
 @click.command()
@@ -52,13 +56,65 @@ def validate(ctx: click.Context, plan: str) -> None:
     Example:
       clearance plan validate plan.yaml
     """
-    loaded = load(ctx, plan).loaded
+    from clearance.client.base import missing_artifacts
+    from clearance.errors import PlanError
+
+    try:
+        local = load(ctx, plan)
+    except PlanError as exc:
+        # A plan the schema refuses still names its artifacts: report the missing ones in
+        # the same run, so fixing the schema does not reveal a second round of problems.
+        extra = [p for p in _missing_raw_artifacts(Path(plan)) if p not in exc.problems]
+        problems = sorted([*exc.problems, *extra], key=lambda p: (p.line or 0, p.column or 0))
+        raise PlanError(problems, exc.document) from None
+    missing = missing_artifacts(local)
+    if missing:
+        raise PlanError(missing)
+    loaded = local.loaded
     p = loaded.plan
     console().print(
         f"{plan}: valid — system {p.system.id}, release {p.release.version} "
         f"({p.release.source} → {p.release.target}), {len(p.components)} component(s), "
         f"{len(p.criteria)} criteria; revision {loaded.revision}"
     )
+
+
+def _missing_raw_artifacts(path: Path) -> list[Problem]:
+    """Missing artifact files named by a plan that did not validate, read from its raw YAML
+    (nothing if the YAML itself does not parse)."""
+    import yaml
+
+    from clearance.core.policy import yaml_positions
+    from clearance.errors import Problem
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    components = data.get("components") if isinstance(data, dict) else None
+    if not isinstance(components, list):
+        return []
+    position = yaml_positions(text, str(path))
+    problems = []
+    for i, comp in enumerate(components):
+        artifact = comp.get("artifact") if isinstance(comp, dict) else None
+        if not isinstance(artifact, str) or not artifact or (path.parent / artifact).exists():
+            continue
+        line, column = position(("components", i, "artifact")) or (None, None)
+        name = comp.get("name", f"#{i + 1}")
+        problems.append(
+            Problem(
+                str(path),
+                line,
+                column,
+                f"components[{i}].artifact",
+                f"component {name}: artifact {artifact} not found (looked in "
+                f"{(path.parent / artifact).parent.absolute()}); build it first or give its "
+                "digest instead",
+            )
+        )
+    return problems
 
 
 @plan.command()
@@ -160,21 +216,26 @@ def _yes(flag: bool) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.pass_context
 def diff(ctx: click.Context, before: str, after: str, fmt: str) -> None:
-    """Show what changed between two revisions: components, criteria, environments, ...
+    """Show what changed between two plans: components, criteria, environments, ...
+
+    Each side is a plan file (validated as `plan validate` does) or a recorded revision
+    (its digest, or at least 6 of its hex digits, as `plan history` shows).
 
     \b
-    Example:
+    Examples:
       clearance plan diff 3f2a9c 8b1d07
+      clearance plan diff 3f2a9c plan.yaml      # the released revision vs your edit
     """
-    from clearance.services.plans import diff as plan_diff
+    from clearance.core.diff import diff_plans
 
-    old, new, changes = plan_diff(workspace(ctx), before, after)
+    old, new = _side(ctx, before), _side(ctx, after)
+    changes = diff_plans(old[2], new[2])
     if fmt == "json":
         click.echo(
             json.dumps(
                 {
-                    "before": old.digest,
-                    "after": new.digest,
+                    "before": old[1],
+                    "after": new[1],
                     "changes": [c.as_json() for c in changes],
                 },
                 indent=2,
@@ -184,10 +245,29 @@ def diff(ctx: click.Context, before: str, after: str, fmt: str) -> None:
     out = console()
     from rich.markup import escape
 
-    out.print(f"{short(old.digest)} → {short(new.digest)}: {len(changes)} change(s)")
+    out.print(f"{escape(old[0])} → {escape(new[0])}: {len(changes)} change(s)")
     marks = {"added": "[green]+[/]", "removed": "[red]-[/]", "changed": "[yellow]~[/]"}
     for change in changes:
         out.print(f"  {marks[change.change]} {escape(str(change))}")
+
+
+def _side(ctx: click.Context, ref: str) -> tuple[str, str, dict[str, Any]]:
+    """(label, revision digest, document) of a plan file or a recorded revision."""
+    path = Path(ref)
+    if path.is_file() or path.suffix in (".yaml", ".yml", ".json"):
+        loaded = load(ctx, ref).loaded  # a missing .yaml is "no such file", not "no revision"
+        return f"{ref} ({short(loaded.revision)})", loaded.revision, loaded.document
+    from clearance.errors import UsageError
+    from clearance.services.plans import find_revision
+
+    bare = ref.removeprefix("sha256:")
+    if len(bare) < 6 or any(c not in "0123456789abcdef" for c in bare):
+        raise UsageError(
+            f'"{ref}" is neither a plan file nor a revision digest; give a plan file, or at '
+            "least 6 hex digits of a revision as `clearance plan history SYSTEM` shows"
+        )
+    found = find_revision(workspace(ctx), ref)
+    return short(found.digest), found.digest, found.document
 
 
 def _full_revision(ref: str) -> str:

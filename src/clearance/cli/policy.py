@@ -1,4 +1,4 @@
-"""`clearance policy set|show` and `clearance attestation export|verify`."""
+"""`clearance policy set|show` and `clearance attestation export|verify|revoke|revocations`."""
 
 from __future__ import annotations
 
@@ -84,8 +84,10 @@ def export(ctx: click.Context, plan: str, output: str) -> None:
     from clearance.services.attestations import latest_attestation
 
     me = local_client(ctx)
+    from clearance.signing.statements import shipped_bytes
+
     envelope = latest_attestation(me.ws, me.candidate(me.plan(Path(plan))))
-    Path(output).write_text(json.dumps(envelope, indent=2) + "\n")
+    Path(output).write_bytes(shipped_bytes(envelope))  # byte for byte the pack's copy
     console().print(f"Wrote {output}")
 
 
@@ -103,14 +105,36 @@ def export(ctx: click.Context, plan: str, output: str) -> None:
     type=click.Path(dir_okay=False, exists=True),
     help="The workspace public key (default: this workspace's).",
 )
+@click.option(
+    "--target",
+    metavar="NAME",
+    help="The environment about to be deployed to: an attestation for another is refused.",
+)
+@click.option(
+    "--revocations",
+    "revocations_file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A revocation list (`clearance attestation revocations -o FILE`), signed by the key.",
+)
 @click.pass_context
-def verify(ctx: click.Context, file: str, subject: str, key_file: str | None) -> None:
-    """Exit 0 only if FILE is signed by the key, covers SUBJECT and says GO; else 3.
+def verify(
+    ctx: click.Context,
+    file: str,
+    subject: str,
+    key_file: str | None,
+    target: str | None,
+    revocations_file: str | None,
+) -> None:
+    """Exit 0 only if FILE is signed by the key, covers SUBJECT, says GO, has not expired,
+    is for --target and is not in the --revocations list; else 3 with the reasons.
 
     \b
     Example:
-      clearance attestation verify release.intoto.json --subject sha256:ab12… --key ws.pub
+      clearance attestation verify release.intoto.json --subject sha256:ab12… \\
+          --key ws.pub --target production --revocations revocations.json
     """
+    from datetime import UTC, datetime
+
     from clearance.errors import IntegrityError
     from clearance.signing.statements import load_public_key, subject_digest
 
@@ -125,7 +149,73 @@ def verify(ctx: click.Context, file: str, subject: str, key_file: str | None) ->
     from clearance.signing.statements import verify_attestation
 
     limit = ctx.find_root().obj.max_plan_bytes
-    failures = verify_attestation(read_document(Path(file), limit, "attestation"), subject, raw)
+    revoked: dict[str, str] = {}
+    issued = None
+    if revocations_file:
+        from clearance.services.revocations import read_revocation_list
+
+        data = read_document(Path(revocations_file), limit, "revocation list")
+        try:
+            revoked, issued = read_revocation_list(data, raw)
+        except IntegrityError as exc:
+            raise IntegrityError(f"{revocations_file}: {exc.message}") from None
+    failures = verify_attestation(
+        read_document(Path(file), limit, "attestation"),
+        subject,
+        raw,
+        target=target,
+        now=datetime.now(UTC),
+        revoked=revoked,
+    )
     if failures:
         raise IntegrityError(f"{file} does not allow deploying {subject}:", failures)
-    console().print(f"{file}: GO for {subject}, signed by the workspace key.")
+    where = f" to {target}" if target else " (any target: give --target to check it)"
+    checked = (
+        f"; not revoked as of {issued[:16].replace('T', ' ')} UTC"
+        if issued
+        else "; revocations not checked (--revocations FILE)"
+    )
+    console().print(f"{file}: GO for {subject}{where}, signed by the workspace key{checked}.")
+
+
+@attestation.command()
+@plan_argument
+@click.option("--reason", required=True, help="Why its attestations must no longer deploy.")
+@key_option
+@click.pass_context
+def revoke(ctx: click.Context, plan: str, reason: str, key_file: str | None) -> None:
+    """Revoke the release attestations of the plan's current candidate, in a revocation
+    signed by the workspace key and logged. A rollback away from a candidate, or a later
+    NO-GO of it, revokes its attestations by itself.
+
+    \b
+    Example:
+      clearance attestation revoke plan.yaml --reason "CVE-2026-1234 in the scorer image"
+    """
+    from clearance.services.revocations import revoke as revoke_candidate
+
+    me = local_client(ctx, key_file)
+    candidate = me.candidate(me.plan(Path(plan)))
+    revoke_candidate(me.ws, me.principal("attestation.revoke", required=True), candidate, reason)
+    console().print(
+        f"Revoked the attestations of candidate {candidate}; give deploy pipelines a new list: "
+        "clearance attestation revocations -o revocations.json"
+    )
+
+
+@attestation.command()
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.pass_context
+def revocations(ctx: click.Context, output: str) -> None:
+    """Write every revoked attestation as one list signed by the workspace key, for
+    `attestation verify --revocations FILE` offline.
+
+    \b
+    Example:
+      clearance attestation revocations -o revocations.json
+    """
+    from clearance.services.revocations import revocation_list
+
+    envelope = revocation_list(workspace(ctx))
+    Path(output).write_text(json.dumps(envelope, indent=2) + "\n")
+    console().print(f"Wrote {output}")

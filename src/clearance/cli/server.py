@@ -37,7 +37,8 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     settings = ctx.find_root().obj
     if settings.server:
         raise click.UsageError("`clearance serve` serves a workspace; unset CLEARANCE_SERVER")
-    app = create_app(settings)  # refuses a missing database, schema or key before listening
+    # refuses a missing database, schema or key before listening
+    app = create_app(settings, deliver_webhooks=True)
     console(stderr=True).print(
         f"Clearance API on http://{host}:{port}/api/v1 "
         f"({'team deployment' if settings.team else settings.workspace}); Ctrl+C stops it"

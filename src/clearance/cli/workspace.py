@@ -11,9 +11,18 @@ from clearance.cli.output import console, local_client, workspace
 
 @click.command()
 @click.option(
-    "--template", metavar="NAME", help="Also write a starter plan: tabular-classifier or llm-app."
+    "--template",
+    metavar="NAME",
+    is_flag=False,
+    flag_value="",
+    help="Also write a starter plan from template NAME; `--template` alone lists them.",
 )
 @click.option("--force", is_flag=True, help="Overwrite template files that already exist.")
+@click.option(
+    "--nested",
+    is_flag=True,
+    help="Make a workspace here even inside another workspace's folder (rarely wanted).",
+)
 @click.option(
     "--admin",
     metavar="NAME",
@@ -30,6 +39,7 @@ def init(
     ctx: click.Context,
     template: str | None,
     force: bool,
+    nested: bool,
     admin: str | None,
     admin_key: str | None,
 ) -> None:
@@ -40,13 +50,21 @@ def init(
     outside the workspace (private half mode 600), remembers it as this workspace's default
     identity, and says who and where. Every later command signs as you without more flags.
 
+    Commands find the workspace from any folder below this one, as git does; `init` in
+    such a folder refuses to make a second workspace there unless given --nested.
+
     \b
     Examples:
       clearance init --template tabular-classifier
+      clearance init --template          # list the templates
       clearance init --admin ciso@example.com --admin-key ciso.pub
     """
     from clearance.errors import UsageError
 
+    if template == "":
+        _list_templates()
+        return
+    _refuse_nesting(ctx, nested)
     files: dict[str, bytes] = {}
     if template:
         from clearance.templates import template_files
@@ -73,9 +91,42 @@ def init(
     if files:
         _declare(ctx, "production", "declared by init for the template's plan")
         out.print(
-            "Next: edit plan.yaml, then `clearance plan validate plan.yaml` and "
-            "`clearance check plan.yaml`."
+            "Next: follow the steps at the top of plan.yaml: `clearance plan validate "
+            "plan.yaml`, then `clearance check plan.yaml` says what each criterion still needs."
         )
+
+
+def _list_templates() -> None:
+    from clearance.templates import TEMPLATES
+
+    out = console()
+    out.print("Templates (clearance init --template NAME):")
+    width = max(len(name) for name in TEMPLATES)
+    for name, description in TEMPLATES.items():
+        out.print(f"  {name:<{width}}  {description}")
+
+
+def _refuse_nesting(ctx: click.Context, nested: bool) -> None:
+    """Refuse to make a workspace in a folder that already belongs to one above it (found as
+    every command finds it); with --nested, make it here instead."""
+    import dataclasses
+
+    from clearance.errors import UsageError
+    from clearance.settings import WORKSPACE_DIRNAME
+
+    root = ctx.find_root()
+    settings = root.obj
+    here = Path.cwd().absolute() / WORKSPACE_DIRNAME
+    if root.params.get("workspace") is not None or settings.team or settings.workspace == here:
+        return  # named explicitly, a team database, or this folder's own
+    if not nested:
+        raise UsageError(
+            f"this folder is inside the Clearance workspace at {settings.workspace}; every "
+            "command here already uses it, so no second workspace is needed. Run the "
+            "command you wanted from here, or pass --nested to make a separate workspace "
+            "in this folder"
+        )
+    root.obj = dataclasses.replace(settings, workspace=here)
 
 
 def _first_admin(ctx: click.Context, admin: str | None, admin_key: str | None) -> None:

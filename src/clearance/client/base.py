@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clearance.errors import EvidenceError, ForbiddenError
+from clearance.errors import EvidenceError, ForbiddenError, PlanError, Problem
 
 if TYPE_CHECKING:
     from clearance.blobs import DigestCache, StoredBlob
+    from clearance.client.paths import Resolved
     from clearance.core.checkpoint import Checkpoint
     from clearance.core.decision import Evaluation
     from clearance.core.identity import Person
+    from clearance.integrations.mlflow import MlflowReader
     from clearance.services.plans import LoadedPlan
     from clearance.services.releases import Status
     from clearance.settings import Settings
@@ -38,17 +41,26 @@ LARGE = 8 << 20
 
 @dataclass(frozen=True)
 class LocalPlan:
-    """A validated plan and the file it was read from (whose folder its paths are in)."""
+    """A validated plan and the file it was read from (whose folder its paths are in);
+    `found` is where its files resolved when it was read, with their stats."""
 
     loaded: LoadedPlan
     path: Path
+    found: Resolved | None = field(default=None, compare=False, repr=False)
 
     @property
     def folder(self) -> Path:
         return self.path.parent
 
     def resolve(self, relative: str) -> Path:
-        return (self.folder / relative).resolve()
+        known = self.found.paths.get(relative) if self.found is not None else None
+        return Path(known) if known is not None else (self.folder / relative).resolve()
+
+    def stat(self, path: Path) -> os.stat_result:
+        """The file's stat as taken when the plan was read, the first time it is asked for
+        (the command that read the plan); a fresh one after that."""
+        known = self.found.stats.pop(str(path), None) if self.found is not None else None
+        return known if known is not None else os.stat(path)
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,8 @@ class ReleaseDone:
     candidate: str
     #: the deployed components: name, kind, version, digest
     components: list[dict[str, Any]]
+    #: registry aliases moved: component, model, alias, version, previous
+    aliases: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -104,6 +118,7 @@ class Client(ABC):
         self.settings = settings
         self.key = key
         self._me: Person | None = None
+        self._mlflow: MlflowReader | None = None
         self._digests: dict[tuple[Path, str], dict[str, str]] = {}
 
     # -- what a transport provides --------------------------------------------------------
@@ -170,10 +185,14 @@ class Client(ABC):
     def log_checkpoint(self) -> Checkpoint: ...
 
     @abstractmethod
-    def log_verify(self, since: Checkpoint | None) -> LogChecked: ...
+    def log_verify(self, since: Checkpoint | None, *, incremental: bool = False) -> LogChecked:
+        """Verify the log; with `incremental`, only what was appended after `since`."""
 
     @abstractmethod
     def log_prove(self, seq: int) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def log_consistency(self, old: int, new: int | None) -> dict[str, Any]: ...
 
     # -- who acts -----------------------------------------------------------------------
 
@@ -370,14 +389,14 @@ class Client(ABC):
                 [Problem(name, line, None, "", "not UTF-8 text; save the plan as UTF-8")]
             ) from None
         loaded = self._read_plan(text, name)
-        check_plan_paths(
+        found = check_plan_paths(
             loaded.written or loaded.plan,
             text,
             path,
             roots=declared_roots(self.settings.workspace),
             workspace_dir=self.settings.workspace,
         )
-        return LocalPlan(loaded, path.absolute())
+        return LocalPlan(loaded, path.absolute(), found)
 
     def digests(self, local: LocalPlan) -> dict[str, str]:
         """Each artifact's digest (huge artifacts are referenced, never copied), cached by
@@ -389,22 +408,27 @@ class Client(ABC):
             return self._digests[memo]
         cache = self.digest_cache
         found: dict[str, str] = {}
+        missing = missing_artifacts(local)
+        if missing:
+            raise PlanError(missing)
         for comp in local.loaded.plan.components:
             if comp.artifact is None:
+                if comp.source is not None:  # a registered model version's artifacts
+                    found[comp.name] = self.mlflow().component(comp.source).digest
                 continue
             path = local.resolve(comp.artifact)
             try:
-                stat = os.stat(path)
+                taken = local.stat(path)
             except FileNotFoundError:
                 raise EvidenceError(
                     f"component {comp.name}: artifact {comp.artifact} not found (looked in "
                     f"{path.parent}); build it first or give its digest instead"
                 ) from None
-            digest = cache.get(path, stat) if cache is not None else None
+            digest = cache.get(path, taken) if cache is not None else None
             if digest is None:
                 digest = file_digest(path)
                 if cache is not None:
-                    cache.put(path, stat, digest)
+                    cache.put(path, taken, digest)
             found[comp.name] = digest
         self._digests[memo] = found
         return found
@@ -417,23 +441,98 @@ class Client(ABC):
     def named_files(self, local: LocalPlan) -> dict[Path, list[tuple[str, str]]]:
         """Every file the plan names that exists, with the (criterion, name) uses of it;
         missing ones are left to the evaluators."""
+        return self.named_files_stats(local)[0]
+
+    def named_files_stats(
+        self, local: LocalPlan
+    ) -> tuple[dict[Path, list[tuple[str, str]]], dict[str, os.stat_result]]:
+        """`named_files`, and the stat of each plan file found (by path), taken once."""
+        from clearance.core.sources import is_source
+
         wanted: dict[Path, list[tuple[str, str]]] = {}
         plan = local.loaded.plan
+        found: dict[Path, list[tuple[str, str]]] = {}
         for criterion in plan.criteria:
             for named in criterion.named_files(plan):
+                if is_source(named.path):  # read now from the registry, kept as a document
+                    found[self.source_document(criterion, named.path)] = [
+                        (criterion.id, named.path)
+                    ]
+                    continue
                 wanted.setdefault(local.resolve(named.path), []).append((criterion.id, named.path))
-        found: dict[Path, list[tuple[str, str]]] = {}
+        stats: dict[str, os.stat_result] = {}
         for path, uses in wanted.items():
             try:
-                path.stat()
+                taken = local.stat(path)
             except FileNotFoundError:
                 continue
             except OSError as exc:
                 raise EvidenceError(f"criterion {uses[0][0]}: {path}: {exc.strerror}") from None
-            if not path.is_file():
+            if not stat.S_ISREG(taken.st_mode):
                 raise EvidenceError(f"criterion {uses[0][0]}: {path}: not a regular file")
             found[path] = uses
-        return found
+            stats[str(path)] = taken
+        return found, stats
+
+    def mlflow(self) -> MlflowReader:
+        """This command's MLflow reader (one download of each model version)."""
+        from clearance.integrations.mlflow import MlflowReader
+
+        if self._mlflow is None:
+            self._mlflow = MlflowReader(self.settings.mlflow_tracking_uri)
+        return self._mlflow
+
+    def source_document(self, criterion: Any, uri: str) -> Path:
+        """The evidence document of a metric the plan reads from MLflow, written to the
+        reader's scratch folder for storing like any named file."""
+        from clearance.errors import UsageError
+
+        metric = getattr(criterion, "metric", None)
+        if metric is None:
+            raise UsageError(
+                f"criterion {criterion.id}: {uri}: only metric criteria read from MLflow"
+            )
+        reader = self.mlflow()
+        try:
+            data = reader.metric_document(uri, metric, getattr(criterion, "for_", None) is not None)
+        except (EvidenceError, UsageError) as exc:
+            raise type(exc)(f"criterion {criterion.id}: {exc}") from None
+        path = Path(reader.scratch.name) / f"{criterion.id}.mlflow.json"
+        path.write_bytes(data)
+        return path
+
+
+def missing_artifacts(local: LocalPlan) -> list[Problem]:
+    """One problem per component whose artifact file does not exist, at the position of its
+    `artifact:` in the plan file, all at once (a check must not stop at the first)."""
+    from clearance.core.policy import yaml_positions
+
+    written = local.loaded.written or local.loaded.plan
+    problems: list[Problem] = []
+    position = None
+    for i, comp in enumerate(written.components):
+        if comp.artifact is None:
+            continue
+        path = local.resolve(comp.artifact)
+        try:
+            local.stat(path)
+            continue
+        except FileNotFoundError:
+            pass
+        if position is None:
+            position = yaml_positions(local.path.read_text(encoding="utf-8"), local.loaded.filename)
+        line, column = position(("components", i, "artifact")) or (None, None)
+        problems.append(
+            Problem(
+                local.loaded.filename,
+                line,
+                column,
+                f"components[{i}].artifact",
+                f"component {comp.name}: artifact {comp.artifact} not found (looked in "
+                f"{path.parent}); build it first or give its digest instead",
+            )
+        )
+    return problems
 
 
 def regular_file(path: Path, criterion_id: str) -> int:

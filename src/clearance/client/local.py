@@ -4,6 +4,7 @@ person's own key. The services never see a path of the caller's or a private key
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from clearance.blobs import DigestCache, StoredBlob
     from clearance.core.checkpoint import Checkpoint
     from clearance.core.identity import Person
+    from clearance.integrations.mlflow import AliasMoves
     from clearance.services.auth import Principal
     from clearance.services.plans import LoadedPlan
     from clearance.services.releases import Status
@@ -65,9 +67,9 @@ class LocalClient(Client):
         return read_plan(self.ws, text, filename)
 
     def evidence_set(self, local: LocalPlan, candidate: str) -> str:
-        from clearance.services.evidence import evidence_set
+        from clearance.services.evidence_sets import signing_digest
 
-        return evidence_set(self.ws, local.loaded, candidate)
+        return signing_digest(self.ws, local.loaded, candidate)
 
     def recorded_candidate(self, local: LocalPlan) -> str:
         """The digest of the plan's current candidate, which must have been submitted."""
@@ -98,17 +100,21 @@ class LocalClient(Client):
     ) -> dict[tuple[str, str], StoredBlob]:
         """Store every file the plan names that exists (missing ones are left to the
         evaluators): large files one by one with progress, small ones in one batch."""
-        wanted = self.named_files(local)
+        wanted, stats = self.named_files_stats(local)
         small: list[Path] = []
         stored: dict[Path, StoredBlob] = {}
         for path, uses in wanted.items():
-            if path.stat().st_size >= LARGE:
+            if str(path) not in stats:  # a document read from a registry
+                stats[str(path)] = os.stat(path)
+            if stats[str(path)].st_size >= LARGE:
                 stored[path] = self.store_file(path, uses[0][0], progress)
             else:
                 small.append(path)
         if small:
             try:
-                blobs = self.ws.blobs.put_files(small)
+                # Small blobs come back with their bytes: the check stores them in the
+                # transaction of their records.
+                blobs = self.ws.blobs.stage_files(small, stats)
             except EvidenceError as exc:
                 raise EvidenceError(f"storing the plan's evidence: {exc}") from None
             stored.update(zip(small, blobs, strict=True))
@@ -121,6 +127,9 @@ class LocalClient(Client):
         size = regular_file(path, criterion_id)
         callback = (lambda done: progress(path, done, size)) if progress else None
         try:
+            if self.ws.blobs.is_small(size):
+                [blob] = self.ws.blobs.stage_files([path])  # stored with its record
+                return blob
             return self.ws.blobs.put_file(path, progress=callback)
         except EvidenceError as exc:
             raise EvidenceError(f"criterion {criterion_id}: {exc}") from None
@@ -225,10 +234,33 @@ class LocalClient(Client):
         digests = self.digests(local)
         stored = self.store_named_files(local)
         principal = self.principal("release", required=True)
-        done = release(self.ws, principal, local.loaded, digests, stored)
+        moves = self.alias_moves(local)
+        try:
+            done = release(self.ws, principal, local.loaded, digests, stored, moves)
+        except BaseException as exc:
+            # The release was not recorded: aliases already moved go back where they were.
+            left = moves.undo() if moves is not None else []
+            if left:
+                raise EvidenceError(
+                    f"{exc}; the release was not recorded, and these registry aliases could "
+                    f"not be put back: {'; '.join(left)}"
+                ) from exc
+            raise
         candidate = done.checked.submitted.candidate
         deployed = [c.as_json() for c in candidate.components if c.deploy]
-        return ReleaseDone(done.release_id, done.already, candidate.digest, deployed)
+        moved = [m.as_json() for m in done.moved]
+        return ReleaseDone(done.release_id, done.already, candidate.digest, deployed, moved)
+
+    def alias_moves(self, local: LocalPlan) -> AliasMoves | None:
+        """The registry alias mover for a plan that moves aliases on release, else None."""
+        from clearance.integrations.mlflow import AliasMoves
+
+        sources = {
+            c.name: c.source
+            for c in local.loaded.plan.components
+            if c.mlflow_alias is not None and c.source is not None
+        }
+        return AliasMoves(self.mlflow(), sources) if sources else None
 
     def export(self, local: LocalPlan, out: Path) -> PackWritten:
         from clearance.services.packs import export
@@ -246,16 +278,21 @@ class LocalClient(Client):
 
         return latest(self.ws)
 
-    def log_verify(self, since: Checkpoint | None) -> LogChecked:
+    def log_verify(self, since: Checkpoint | None, *, incremental: bool = False) -> LogChecked:
         from clearance.services.log import verify_log
 
-        report = verify_log(self.ws, since)
+        report = verify_log(self.ws, since, incremental=incremental)
         return LogChecked(report.events, report.checkpoints, list(report.failures))
 
     def log_prove(self, seq: int) -> dict[str, Any]:
         from clearance.services.log import prove
 
         return prove(self.ws, seq).as_json()
+
+    def log_consistency(self, old: int, new: int | None) -> dict[str, Any]:
+        from clearance.services.log import consistency
+
+        return consistency(self.ws, old, new)
 
 
 def _standing(waivers: list[Any], criterion: str, candidate: str) -> Any:

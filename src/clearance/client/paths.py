@@ -7,12 +7,13 @@ store the workspace's private key, or any file of the machine, and ship it in an
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 import stat
-from collections.abc import Sequence
-from pathlib import Path, PurePath
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from clearance.core.plan import Plan
 from clearance.core.planfiles import plan_files
@@ -33,10 +34,13 @@ def check_plan_paths(
     *,
     roots: Sequence[Path] = (),
     workspace_dir: Path | None = None,
-) -> None:
+) -> Resolved:
     """Raise PlanError, one problem per file at the position naming it, unless every file
     the plan names stays inside the plan's folder or one of `roots`, and out of any
-    workspace (`workspace_dir`, or any folder named .clearance)."""
+    workspace (`workspace_dir`, or any folder named .clearance).
+
+    Returns where each file resolved to, with the stat taken on the way, so that nothing
+    resolves or stats the same file again in the same command."""
     filename = str(plan_path)
     folder = plan_path.absolute().parent
     checker = _Containment(folder, roots, workspace_dir)
@@ -49,27 +53,74 @@ def check_plan_paths(
             problems.append(Problem(filename, line, column, named.field, message))
     if problems:
         raise PlanError(sorted(problems, key=lambda p: (p.line or 0, p.column or 0)))
+    return checker.resolved
+
+
+class Resolved:
+    """Where the files a plan names resolved to (symbolic links followed), and the stat of
+    each one that exists and is not a link, as one command found them."""
+
+    def __init__(self) -> None:
+        self.paths: dict[str, str] = {}
+        self.stats: dict[str, os.stat_result] = {}
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root if root.endswith(os.sep) else root + os.sep)
+
+
+def _parents(path: str) -> Iterator[str]:
+    while (parent := os.path.dirname(path)) != path:
+        yield parent
+        path = parent
 
 
 class _Containment:
     """The allowed folders and the workspace, resolved once for all of a plan's files."""
 
     def __init__(self, folder: Path, roots: Sequence[Path], workspace_dir: Path | None) -> None:
-        self.folder = folder
-        self.real_folder = PurePath(os.path.realpath(folder))
-        self.allowed = [self.real_folder, *(PurePath(os.path.realpath(r)) for r in roots)]
-        self.workspace = PurePath(os.path.realpath(workspace_dir)) if workspace_dir else None
+        self.folder = str(folder)
+        self.real_folder = os.path.realpath(folder)
+        self.allowed = [self.real_folder, *(os.path.realpath(r) for r in roots)]
+        self.workspace = os.path.realpath(workspace_dir) if workspace_dir else None
         self.workspace_stat = _stat_or_none(self.workspace) if self.workspace else None
-        #: ancestors already known not to be the workspace (files share their folders)
-        self.not_workspace: set[PurePath] = set()
+        #: folders known not to be the workspace, nor any folder above them (files share
+        #: their folders, so each is looked at once)
+        self.not_workspace: set[str] = set()
+        #: folders already resolved: files share their folders, so each is resolved once
+        self.folders: dict[str, str] = {}
+        self.resolved = Resolved()
         self.fix = (
             f"move the file into the plan's folder ({folder}) and name it relative to the "
             f"plan, or ask an admin to declare its folder under {ROOTS_KEY} in the "
             f"workspace's {CONFIG_NAME}"
         )
 
+    def realpath(self, joined: str) -> str:
+        """os.path.realpath, resolving each folder once: only a file's own name is looked
+        at per file (one lstat, kept as its stat when it is not a link)."""
+        head, tail = os.path.split(joined)
+        if tail in ("", ".", "..") or not head:
+            return os.path.realpath(joined)
+        real_head = self.folders.get(head)
+        if real_head is None:
+            real_head = self.folders[head] = os.path.realpath(head)
+        candidate = os.path.join(real_head, tail)
+        try:
+            found = os.lstat(candidate)
+        except (OSError, ValueError):
+            return candidate  # missing: realpath leaves the name as it is
+        if stat.S_ISLNK(found.st_mode):
+            return os.path.realpath(candidate)
+        self.resolved.stats[candidate] = found
+        return candidate
+
     def problem(self, written: str) -> str | None:
         """What is wrong with the path as written, or None when it may be read."""
+        from clearance.core.sources import is_source
+
+        if is_source(written):
+            return None  # read from the registry by the client, never from disk
         if "\0" in written:
             return "the path contains a NUL character; name a file relative to the plan"
         if _has_workspace_part(_SEPARATORS.split(written)):
@@ -79,10 +130,10 @@ class _Containment:
                 "evidence file itself, kept in the plan's folder"
             )
         joined = os.path.join(self.folder, written)
-        resolved = PurePath(os.path.realpath(joined))
-        root = next((r for r in self.allowed if resolved.is_relative_to(r)), None)
+        resolved = self.realpath(joined)
+        root = next((r for r in self.allowed if _within(resolved, r)), None)
         if root is None:
-            return self._outside(written, PurePath(os.path.normpath(joined)), resolved)
+            return self._outside(written, os.path.normpath(joined), resolved)
         if self._in_workspace(resolved):
             where = (
                 "the plan's folder is itself inside the workspace folder; keep plans and "
@@ -94,18 +145,19 @@ class _Containment:
                 f"{written} leads into the workspace folder {self.workspace}, which holds its "
                 f"keys, database and blobs; {where}"
             )
-        if _has_workspace_part(resolved.relative_to(root).parts):
+        if _has_workspace_part(resolved[len(root) :].split(os.sep)):
             return (
                 f"{written} leads to {resolved}, inside a {WORKSPACE_DIRNAME} folder (a "
                 "workspace's keys, database and blobs); a plan cannot name workspace files, "
                 "name the evidence file itself, kept in the plan's folder"
             )
+        self.resolved.paths[written] = resolved
         return None
 
-    def _outside(self, written: str, lexical: PurePath, resolved: PurePath) -> str:
+    def _outside(self, written: str, lexical: str, resolved: str) -> str:
         if os.path.isabs(written):
             what = f"{written} is an absolute path outside the plan's folder"
-        elif any(lexical.is_relative_to(r) for r in self.allowed):
+        elif any(_within(lexical, r) for r in self.allowed):
             what = (
                 f"{written} is, or goes through, a symbolic link leading to {resolved}, "
                 "outside the plan's folder"
@@ -114,23 +166,25 @@ class _Containment:
             what = f"{written} leads out of the plan's folder (to {resolved})"
         return f"{what}; {self.fix}"
 
-    def _in_workspace(self, resolved: PurePath) -> bool:
+    def _in_workspace(self, resolved: str) -> bool:
         """Lexically under the workspace, or an existing ancestor that is the workspace's
         folder under another spelling (a case-insensitive file system, a bind mount)."""
         if self.workspace is None:
             return False
-        if resolved.is_relative_to(self.workspace):
+        if _within(resolved, self.workspace):
             return True
         if self.workspace_stat is None:
             return False
-        for ancestor in (resolved, *resolved.parents):
+        seen = []
+        for ancestor in itertools.chain((resolved,), _parents(resolved)):
             if ancestor in self.not_workspace:
-                continue
-            found = _stat_or_none(ancestor)
+                break  # and so is every folder above it
+            found = self.resolved.stats.get(ancestor) or _stat_or_none(ancestor)
             if found is not None and os.path.samestat(found, self.workspace_stat):
                 return True
             if ancestor != resolved:
-                self.not_workspace.add(ancestor)
+                seen.append(ancestor)
+        self.not_workspace.update(seen)
         return False
 
 
@@ -138,7 +192,7 @@ def _has_workspace_part(parts: Sequence[str]) -> bool:
     return any(part.casefold() == WORKSPACE_DIRNAME for part in parts)
 
 
-def _stat_or_none(path: PurePath) -> os.stat_result | None:
+def _stat_or_none(path: str) -> os.stat_result | None:
     try:
         return os.stat(path)
     except (OSError, ValueError):

@@ -377,6 +377,9 @@ class RemoteClient(Client):
                 return found
 
     def release(self, local: LocalPlan) -> ReleaseDone:
+        from clearance.services.aliases import require_mover
+
+        require_mover(local.loaded, None)  # refused before anything is uploaded or recorded
         files = self.upload_named_files(local, None)
         found = self.call("POST", "/releases", json={**self._plan_body(local), "files": files})
         return ReleaseDone(
@@ -435,10 +438,11 @@ class RemoteClient(Client):
             raise IntegrityError(f"the server's latest checkpoint does not verify: {problem}")
         return latest
 
-    def log_verify(self, since: Checkpoint | None) -> LogChecked:
+    def log_verify(self, since: Checkpoint | None, *, incremental: bool = False) -> LogChecked:
         """The server recomputes its log; here the latest checkpoint's signature is checked
         with the workspace key, and a kept checkpoint is proven a prefix of the log with a
-        consistency proof checked here."""
+        consistency proof checked here. `incremental` is a local-workspace reading: the
+        server verifies its whole log either way."""
         from clearance.core.merkle import verify_consistency
 
         report = self.call("POST", "/log/verifications")
@@ -470,6 +474,11 @@ class RemoteClient(Client):
 
     def log_prove(self, seq: int) -> dict[str, Any]:
         found: dict[str, Any] = self.call("GET", f"/log/events/{seq}/proof")
+        return found
+
+    def log_consistency(self, old: int, new: int | None) -> dict[str, Any]:
+        params = {"old": old, **({"new": new} if new is not None else {})}
+        found: dict[str, Any] = self.call("GET", "/log/consistency", params=params)
         return found
 
     def _signature_problem(self, cp: Checkpoint) -> str | None:

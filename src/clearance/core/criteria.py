@@ -90,6 +90,9 @@ class CriterionBase(BaseModel):
 
     #: how evidence attached to this criterion with `clearance evidence add` is parsed
     evidence_format: ClassVar[EvidenceFormat] = "raw"
+    #: whether the evaluator also reads attachments besides the files the plan names (a
+    #: criterion that does not would silently ignore them, so `evidence add` refuses them)
+    reads_other_attachments: ClassVar[bool] = False
 
     def named_files(self, plan: Plan) -> list[NamedFile]:
         """Files the plan names for this criterion; `check` ingests them."""
@@ -102,26 +105,50 @@ def _given(name: str, json_type: str) -> dict[str, Any]:
 
 
 class MetricCriterion(CriterionBase):
-    """A number read from a metrics file (JSON, YAML, CSV) by dotted path, against a threshold
-    or against the value recorded for the candidate last released to the same target."""
+    """A number read from a metrics file (JSON, YAML, CSV) by dotted path, or from MLflow
+    (`evidence: mlflow://runs/RUN_ID#metric`), against a threshold or against the value
+    recorded for the candidate last released to the same target. With `for: COMPONENT`, it
+    must have been measured on that component's digest."""
 
     kind: Literal["metric"]
     model_config = ConfigDict(
+        populate_by_name=True,
+        serialize_by_alias=True,
         json_schema_extra={
             "allOf": [
                 {"anyOf": [_given("threshold", "number"), _given("baseline", "string")]},
                 {"if": _given("baseline", "string"), "then": _given("max_drop", "number")},
                 {"if": _given("max_drop", "number"), "then": _given("baseline", "string")},
             ]
-        }
+        },
     )
-    evidence: str | None = Field(None, description="Metrics file, relative to the plan.")
-    metric: str = Field(description="Dotted path into the metrics file, e.g. holdout.auc.")
+    evidence: str | None = Field(
+        None,
+        description="Metrics file, relative to the plan, or an MLflow metric: "
+        "mlflow://runs/RUN_ID#metric, mlflow://models/NAME/VERSION#metric or "
+        "mlflow://models/NAME@ALIAS#metric.",
+    )
+    metric: str = Field(
+        description="Dotted path into the metrics file, e.g. holdout.auc; for MLflow, the "
+        "name the value is recorded under (the MLflow metric, unless the URI names one)."
+    )
     op: Literal[">=", ">", "<=", "<", "=="] = ">="
     threshold: float | None = None
     baseline: Literal["released"] | None = None
     max_drop: float | None = Field(None, ge=0)
     higher_is_better: bool = True
+    for_: Slug | None = Field(
+        None,
+        alias="for",
+        description="Component the metric must have been measured on: its digest must be "
+        "the one the metrics file (model_digest_field) or MLflow run says.",
+    )
+    model_digest_field: str | None = Field(
+        None,
+        description="Dotted path, in the metrics file, to the digest of the model it was "
+        "measured on (default model_digest); MLflow says it through the run that logged the "
+        "model version.",
+    )
     evidence_format: ClassVar[EvidenceFormat] = "document"
 
     @model_validator(mode="after")
@@ -147,6 +174,7 @@ class TestsCriterion(CriterionBase):
     max_skipped_ratio: float = Field(1.0, ge=0, le=1)
     max_failures: WholeNumber = Field(0, ge=0)
     evidence_format: ClassVar[EvidenceFormat] = "junit"
+    reads_other_attachments: ClassVar[bool] = True  # every report attached is summed
 
     def named_files(self, plan: Plan) -> list[NamedFile]:
         return [NamedFile(path=p, format="junit") for p in _as_list(self.evidence)]
@@ -160,6 +188,7 @@ class EvidenceCriterion(CriterionBase):
     min_documents: WholeNumber = Field(1, ge=1)
     attested_by: str | None = Field(None, description="Role that must attest the evidence.")
     max_age: Duration | None = Field(None, description="Evidence older than this does not count.")
+    reads_other_attachments: ClassVar[bool] = True  # min_documents counts every one
 
     def named_files(self, plan: Plan) -> list[NamedFile]:
         return [NamedFile(path=p, format="raw") for p in self.documents]
@@ -316,6 +345,7 @@ class FindingsCriterion(CriterionBase):
         "VEX not_affected) as open.",
     )
     evidence_format: ClassVar[EvidenceFormat] = "findings"
+    reads_other_attachments: ClassVar[bool] = True  # every scanner report attached counts
 
     @model_validator(mode="after")
     def _new_needs_baseline(self) -> FindingsCriterion:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from clearance.core.evaluators import EVALUATORS
+from clearance.core.evidencechanges import note_fallbacks
 from clearance.core.results import EvaluationContext, Result, Status, WaiverRecord
 
 Outcome = Literal["GO", "NO-GO"]
@@ -46,7 +47,7 @@ def evaluate_release(ctx: EvaluationContext) -> Evaluation:
     """Evaluate every criterion of the plan in order, apply standing waivers, and decide."""
     results = []
     for criterion in ctx.plan.criteria:
-        result = EVALUATORS[criterion.kind](criterion, ctx)
+        result = note_fallbacks(EVALUATORS[criterion.kind](criterion, ctx), ctx)
         results.append(apply_waiver(result, ctx))
     outcome: Outcome = "GO" if all(r.advisory or r.status in CLEARING for r in results) else "NO-GO"
     return Evaluation(decision=outcome, candidate=ctx.candidate, results=tuple(results))

@@ -73,4 +73,17 @@ def candidate_digest(document: Mapping[str, Any], components: Mapping[str, str])
     Changing the plan or any component's bytes gives a different candidate, so approvals
     and decisions recorded for one candidate never silently carry over to another.
     """
-    return json_digest({"plan": document, "components": dict(components)})
+    return candidate_digest_of(canonical_json(document), components)
+
+
+def candidate_digest_of(canonical_document: bytes, components: Mapping[str, str]) -> str:
+    """`candidate_digest` from the plan's canonical JSON, so a plan read once is not
+    serialised again: the object {"components": ..., "plan": ...} in RFC 8785 is exactly
+    these bytes (keys sorted, no whitespace)."""
+    return sha256_digest(
+        b'{"components":'
+        + canonical_json(dict(components))
+        + b',"plan":'
+        + canonical_document
+        + b"}"
+    )

@@ -109,6 +109,7 @@ class Permission(StrEnum):
     SET_POLICY = "set the policy"
     DECLARE_TARGETS = "declare target environments"
     MANAGE_TOKENS = "manage API tokens"
+    MANAGE_WEBHOOKS = "manage webhook subscriptions"
 
 
 #: every permission is the administrators' today; one table, so a finer role model later

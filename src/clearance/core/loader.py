@@ -154,21 +154,51 @@ def parse_plan(
 
 def validate_plan(data: dict[str, Any], filename: str, tree: _Tree | None = None) -> Plan:
     """Validate plan data (already parsed); positions are used when a tree is given."""
-    numbers = [_located(filename, tree, loc, loc, msg) for loc, msg in _number_problems(data)]
-    if numbers:
-        raise PlanError(_sorted(numbers))
+    # Every kind of problem is collected before raising, so one run of `plan validate`
+    # reports them all: bad numbers, schema errors and duplicates together.
+    problems = [_located(filename, tree, loc, loc, msg) for loc, msg in _number_problems(data)]
     try:
         # Strict, and by field aliases only: the loader takes exactly what the published
         # schema does, so `threshold: "0.7"`, `deploy: 1` or `api_version:` fail in both.
         plan = Plan.model_validate(data, strict=True, by_alias=True, by_name=False)
     except ValidationError as exc:
-        problems = [_problem(err, data, filename, tree) for err in exc.errors()]
+        problems += [_problem(err, data, filename, tree) for err in exc.errors()]
+        problems += [_located(filename, tree, loc, loc, msg) for loc, msg in _duplicates(data)]
         raise PlanError(_sorted(problems)) from None
     references = reference_problems(plan)
-    if references:
-        problems = [_located(filename, tree, loc, loc, msg) for loc, msg in references]
+    problems += [_located(filename, tree, loc, loc, msg) for loc, msg in references]
+    if problems:
         raise PlanError(_sorted(problems))
     return plan
+
+
+def _duplicates(data: dict[str, Any]) -> list[tuple[Loc, str]]:
+    """Duplicate component names and criterion ids, found in the raw document, for a plan
+    the schema refused (a valid plan gets them from reference_problems)."""
+    found: list[tuple[Loc, str]] = []
+    for section, key, what in (
+        ("components", "name", "component name"),
+        ("criteria", "id", "criterion id"),
+    ):
+        items = data.get(section)
+        if not isinstance(items, list):
+            continue
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            value = item.get(key) if isinstance(item, dict) else None
+            if not isinstance(value, str):
+                continue
+            if value in seen:
+                found.append(
+                    (
+                        (section, i, key),
+                        f'duplicate {what} "{value}" (also {section}[{seen[value]}]); '
+                        f"{key}s must be unique",
+                    )
+                )
+            else:
+                seen[value] = i
+    return found
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:

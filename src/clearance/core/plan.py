@@ -63,7 +63,13 @@ class Component(_Model):
             "anyOf": [
                 {"required": ["digest"], "properties": {"digest": {"type": "string"}}},
                 {"required": ["artifact"], "properties": {"artifact": {"type": "string"}}},
-            ]
+                {"required": ["source"], "properties": {"source": {"type": "string"}}},
+            ],
+            "if": {
+                "required": ["mlflow_alias"],
+                "properties": {"mlflow_alias": {"type": "string"}},
+            },
+            "then": {"required": ["source"], "properties": {"source": {"type": "string"}}},
         }
     )
     name: Slug
@@ -72,12 +78,27 @@ class Component(_Model):
     digest: Digest | None = Field(None, description="sha256:<hex> of the artifact or image.")
     artifact: str | None = Field(None, description="Artifact file, relative to the plan.")
     uri: str | None = Field(None, description="Where the artifact lives (registry, bucket).")
+    source: str | None = Field(
+        None,
+        description="A registered model version whose artifacts give the digest: "
+        "mlflow://models/NAME/VERSION or mlflow://models/NAME@ALIAS.",
+    )
+    mlflow_alias: Slug | None = Field(
+        None,
+        description="Registered-model alias a GO release moves to this version (needs "
+        "source), e.g. production; a rollback moves it back.",
+    )
     deploy: bool = Field(True, description="False: part of the system, not shipped this time.")
 
     @model_validator(mode="after")
     def _identified(self) -> Component:
-        if self.digest is None and self.artifact is None:
-            raise ValueError("give a digest (sha256:<hex>) or an artifact path")
+        if self.digest is None and self.artifact is None and self.source is None:
+            raise ValueError(
+                "give a digest (sha256:<hex>), an artifact path or a source "
+                "(mlflow://models/NAME/VERSION)"
+            )
+        if self.mlflow_alias is not None and self.source is None:
+            raise ValueError("mlflow_alias needs source (mlflow://models/NAME/VERSION)")
         return self
 
 
@@ -224,6 +245,15 @@ def reference_problems(plan: Plan) -> list[tuple[tuple[str | int, ...], str]]:
                         f"({', '.join(plan.component_names())})",
                     )
                 )
+        target_component = getattr(crit, "for_", None)
+        if target_component is not None and target_component not in seen_components:
+            problems.append(
+                (
+                    ("criteria", i, "for"),
+                    f'component "{target_component}" is not declared under components '
+                    f"({', '.join(plan.component_names())})",
+                )
+            )
         for field in ("source", "target"):
             name = getattr(crit, field, None)
             if name is not None and name not in plan.environments:

@@ -78,3 +78,33 @@ def _criterion_files(
         PlanFile(("criteria", index), path) for path in sorted(named) if path not in covered
     )
     return found
+
+
+def _parts(name: str) -> tuple[str, ...]:
+    return tuple(p for p in name.replace("\\", "/").split("/") if p not in ("", "."))
+
+
+def unread_attachment(criterion: CriterionBase, plan: Plan, name: str) -> str | None:
+    """Why a file attached as `name` would never be read by `criterion`, or None.
+
+    A criterion that reads only the files the plan names for it (a metrics file, a
+    manifest, a register) would accept any other attachment and then ignore it. A name
+    that ends the way a named path does (`metrics.json` for `eval/metrics.json`) is that
+    file, as the evaluators match it.
+    """
+    named = [f.path for f in criterion.named_files(plan)]
+    if not named or criterion.reads_other_attachments:
+        return None
+    have = _parts(name)
+    for path in named:
+        want = _parts(path)
+        n = min(len(have), len(want))
+        if n and have[-n:] == want[-n:]:
+            return None
+    listed = ", ".join(named)
+    return (
+        f"criterion {criterion.id} reads {listed}, named in the plan, and nothing else: a "
+        f'file attached as "{name}" would never be read. Write it to {named[0]} (every '
+        "`clearance check` reads it from the plan's folder), or name this file in the plan "
+        "instead"
+    )

@@ -88,8 +88,19 @@ class TargetPolicy(_Model):
     )
 
 
+class SignoffPolicy(_Model):
+    """How sign-offs must be signed."""
+
+    personal_key_roles: list[Slug] = Field(
+        default_factory=list,
+        description="Roles whose sign-offs must be signed with the person's own key (the "
+        "CLI); a browser sign-off, signed by the workspace on their behalf, is refused.",
+    )
+
+
 #: how long a waiver may last when the policy does not say (or there is no policy)
 DEFAULT_MAX_WAIVER = "90d"
+DEFAULT_ATTESTATION_EXPIRY = "30d"
 
 
 def _target_name(value: str) -> str:
@@ -126,6 +137,14 @@ class Policy(BaseModel):
         DEFAULT_MAX_WAIVER,
         description="The longest a waiver may last, e.g. 90d; longer ones are refused.",
     )
+    signoff: SignoffPolicy | None = Field(
+        None, description="How sign-offs must be signed (e.g. personal keys for some roles)."
+    )
+    attestation_expiry: Duration = Field(
+        DEFAULT_ATTESTATION_EXPIRY,
+        description="How long a release attestation lets a deploy pipeline deploy, e.g. 30d; "
+        "`attestation verify` refuses it after that.",
+    )
 
     def target(self, name: str | None) -> TargetPolicy:
         """The rules for releases to `name`: those for every target ("*") and its own; its
@@ -155,23 +174,28 @@ def parse_policy(
     text: str, filename: str, *, max_nodes: int = MAX_NODES, max_depth: int = MAX_DEPTH
 ) -> Policy:
     """Parse and validate policy text; raise PlanError listing every problem found."""
-    data, tree = _compose(text, filename, max_nodes, max_depth)
+    try:
+        data, tree = _compose(text, filename, max_nodes, max_depth)
+    except PlanError as exc:
+        raise PlanError(exc.problems, "policy") from None
     if not isinstance(data, dict):
         raise PlanError(
-            [Problem(filename, 1, 1, "", "a policy is a mapping (apiVersion, kind, targets)")]
+            [Problem(filename, 1, 1, "", "a policy is a mapping (apiVersion, kind, targets)")],
+            "policy",
         )
     numbers = [_located(filename, tree, loc, loc, msg) for loc, msg in _number_problems(data)]
     if numbers:
-        raise PlanError(_sorted(numbers))
+        raise PlanError(_sorted(numbers), "policy")
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
         raise PlanError(
-            _sorted([_validation_problem(err, data, filename, tree) for err in exc.errors()])
+            _sorted([_validation_problem(err, data, filename, tree) for err in exc.errors()]),
+            "policy",
         ) from None
     rules = [_located(filename, tree, loc, loc, msg) for loc, msg in _rule_problems(policy)]
     if rules:
-        raise PlanError(_sorted(rules))
+        raise PlanError(_sorted(rules), "policy")
     return policy
 
 
@@ -405,6 +429,20 @@ def acceptance_roles(
         if rule.matches(criterion_id, criterion_kind)
         for role in rule.roles
     }
+
+
+def personal_key_roles(policy: Policy | None) -> frozenset[str]:
+    """The roles whose sign-offs only count when signed with the person's own key."""
+    if policy is None or policy.signoff is None:
+        return frozenset()
+    return frozenset(policy.signoff.personal_key_roles)
+
+
+def attestation_expiry(policy: Policy | None) -> timedelta:
+    """How long a release attestation issued under `policy` stays valid."""
+    return parse_duration(
+        policy.attestation_expiry if policy is not None else DEFAULT_ATTESTATION_EXPIRY
+    )
 
 
 def max_waiver(policy: Policy | None) -> timedelta:

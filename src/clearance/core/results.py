@@ -40,6 +40,9 @@ class TestReport:
     errors: int
     skipped: int
     failed_cases: tuple[TestCaseFailure, ...] = ()
+    #: (test name, outcome) of every test case, in report order: passed, failed, error,
+    #: skipped; what sign-offs are bound to (reports compare equal by their counts)
+    cases: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,19 @@ class AcknowledgementRecord:
 
 
 @dataclass(frozen=True)
+class TicketState:
+    """The newest state a change system reported for a ticket through a signed webhook;
+    `decision` is "approved", "rejected" or "pending"."""
+
+    source: str
+    ticket: str
+    state: str
+    decision: str
+    at: datetime
+    delivery: str
+
+
+@dataclass(frozen=True)
 class ReleasedCandidate:
     """The candidate last released to the plan's target, as the gate needs to know it."""
 
@@ -167,6 +183,18 @@ class EvaluationContext:
     acknowledgements: Sequence[AcknowledgementRecord] = ()
     #: why acknowledgements recorded for this release do not count
     void_acknowledgements: Sequence[str] = ()
+    #: other digests of the same evidence a sign-off may name (the raw-file digest of a set
+    #: whose JUnit reports are counted by outcome; see `evidence_set`)
+    evidence_set_aliases: frozenset[str] = frozenset()
+    #: evidence-set digest a sign-off named -> what changed in the evidence since then
+    evidence_changes: Mapping[str, str] = field(default_factory=dict)
+    #: component name -> the digest this candidate gives it
+    components: Mapping[str, str] = field(default_factory=dict)
+    #: (criterion id, path) the plan names that were not found when the gate ran, so the
+    #: copy attached earlier was used (None: the gate did not look at files)
+    missing_files: frozenset[tuple[str, str]] = frozenset()
+    #: the plan's change ticket as its system last reported it (inbound webhooks)
+    change_ticket: TicketState | None = None
 
     def evidence_for(self, criterion_id: str) -> Sequence[EvidenceItem]:
         return self.evidence.get(criterion_id, ())

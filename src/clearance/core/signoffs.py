@@ -47,10 +47,14 @@ def _utc(at: datetime) -> datetime:
 
 
 def standing_decisions(
-    records: Sequence[ApprovalRecord], candidate: str, evidence_set: str | None
+    records: Sequence[ApprovalRecord],
+    candidate: str,
+    evidence_set: str | None,
+    aliases: frozenset[str] = frozenset(),
 ) -> tuple[dict[Key, ApprovalRecord], dict[Key, tuple[ApprovalRecord, str]]]:
     """Each person's standing decision per role on `candidate`, and the sign-offs that do
     not count here with why (another candidate, or evidence that has changed since).
+    `aliases` are other digests of the same evidence set (see `services.evidence_sets`).
 
     Records are replayed in time order: an approval counts unless a rejection stands; a
     rejection stands until the same person withdraws it, or until the candidate or its
@@ -63,7 +67,12 @@ def standing_decisions(
         if record.candidate != candidate:
             elsewhere[key] = (record, "was for an earlier candidate")
             continue
-        if evidence_set and record.evidence_set and record.evidence_set != evidence_set:
+        if (
+            evidence_set
+            and record.evidence_set
+            and record.evidence_set != evidence_set
+            and record.evidence_set not in aliases
+        ):
             elsewhere[key] = (record, "was given before the evidence changed")
             continue
         current = standing.get(key)

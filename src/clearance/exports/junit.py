@@ -1,11 +1,12 @@
 """A gate evaluation as a JUnit XML report, so that CI systems show each criterion as a test.
 
-The report is written for both schemas CI tools read JUnit by: Ant's JUnit XSD (the
+The report is valid for both schemas CI tools read JUnit by: Ant's JUnit XSD (the
 stricter: `timestamp` without a time zone, `hostname`, `time` and `properties` required, no
-attribute on `testsuites`, one outcome element per test case) and the Jenkins xUnit plugin's
-`junit-10.xsd`. Neither lets a test case carry properties, so a waived criterion and an
-advisory one that did not pass are `skipped` with a message that says which, and the suite's
-properties list every waived and advisory criterion.
+attribute on `testsuites`, no `skipped` at all, at most one `failure` or `error` per test
+case) and the Jenkins JUnit XSD. Neither lets a test case carry properties, and Ant's has no
+`skipped`, so a waived criterion and an advisory one that did not pass are test cases without
+a failure whose class name says which (`clearance.waived.<kind>`,
+`clearance.advisory.<kind>`); the suite's properties list them and its system-out says why.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+from clearance.exports.values import blocking_note
 
 if TYPE_CHECKING:
     from clearance.core.controls import Unmapped
@@ -45,7 +48,7 @@ def render_junit(
     warnings: Sequence[Unmapped] = (),
 ) -> str:
     """One test case per criterion, in plan order: failed and pending are failures, error is
-    an error, waived is skipped, and so is an advisory criterion that did not pass.
+    an error; a waived one, and an advisory one that did not pass, are marked by class name.
 
     `timestamp` is when the evaluation ran (written in UTC, which Ant's schema cannot say, so
     a property does), `seconds` how long it took; criteria are not timed one by one, so each
@@ -65,7 +68,7 @@ def render_junit(
     properties = ET.SubElement(suite, "properties")
     for key, value in _properties(evaluation, system, version, revision):
         ET.SubElement(properties, "property", name=f"clearance.{key}", value=_xml(value))
-    counts = {"failures": 0, "errors": 0, "skipped": 0}
+    counts = {"failures": 0, "errors": 0}
     for r in evaluation.results:
         outcome = _case(suite, r)
         if outcome:
@@ -97,19 +100,19 @@ def _properties(
 
 def _case(suite: ET.Element, r: Result) -> str | None:
     """Add the test case of one result; the counter it adds to, if any."""
-    case = ET.SubElement(
-        suite, "testcase", name=_xml(r.id), classname=_xml(f"clearance.{r.kind}"), time="0"
-    )
     status = r.status.value
-    if status == "passed":
+    marked = "advisory." if r.advisory and status != "passed" else ""
+    marked = "waived." if status == "waived" else marked
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        name=_xml(r.id),
+        classname=_xml(f"clearance.{marked}{r.kind}"),
+        time="0",
+    )
+    if status in ("passed", "waived") or r.advisory:
         return None
     message = _xml(f"{status}: {r.reason}")
-    if r.advisory:
-        ET.SubElement(case, "skipped", message=f"advisory, not blocking — {message}")
-        return "skipped"
-    if status == "waived":
-        ET.SubElement(case, "skipped", message=message)
-        return "skipped"
     if status == "error":
         ET.SubElement(case, "error", message=message, type="error").text = message
         return "errors"
@@ -121,7 +124,13 @@ def _summary(evaluation: Evaluation, warnings: Sequence[Unmapped]) -> str:
     blocking = evaluation.blocking()
     lines = [
         f"Decision: {evaluation.decision}"
-        + (f" ({len(blocking)} criteria block the release)" if blocking else "")
+        + (f" ({blocking_note(len(blocking))})" if blocking else "")
+    ]
+    lines += [
+        f"{'waived' if r.status.value == 'waived' else 'advisory, not blocking'}: {r.id} "
+        f"{r.status.value} — {r.reason}"
+        for r in evaluation.results
+        if r.status.value == "waived" or (r.advisory and r.status.value != "passed")
     ]
     lines += [f"warning: {w.message}" for w in warnings]
     return "\n".join(lines) + "\n"

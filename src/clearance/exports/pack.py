@@ -49,8 +49,9 @@ from clearance.exports.packdoc import (
     render_verify,
     sha256sums,
 )
+from clearance.exports.packkeys import key_files
 from clearance.exports.packlog import EVENTS, SIGNATURE, log_files
-from clearance.exports.packsigned import signed_files, statements_of
+from clearance.exports.packsigned import signed_files, statements_of, vsa_files
 from clearance.exports.packverify import (
     DIFF,
     FORMAT,
@@ -106,6 +107,15 @@ class PackRecords:
     releases: list[ReleaseRecord]
     log: LogRecords | None
     signed: SignedRecords
+
+
+def _aliases_moved(events: list[dict[str, Any]], release_id: int) -> list[dict[str, Any]]:
+    """The registry aliases a release moved, from its `registry.alias_moved` events."""
+    return [
+        {k: v for k, v in e["payload"].items() if k != "release_id"}
+        for e in events
+        if e.get("type") == "registry.alias_moved" and e["payload"].get("release_id") == release_id
+    ]
 
 
 def write_pack(
@@ -213,12 +223,21 @@ def write_pack(
                 "decision_id": r.decision_id,
                 "released_by": r.released_by,
                 "released_at": to_time(r.released_at),
+                "registry_aliases": _aliases_moved(events, r.id),
             }
             for r in releases
         ]
     )
     files.update(log)
     files.update(signed)
+    files.update(vsa_files(signed, key))
+    files.update(
+        key_files(
+            records.log.keys if records.log else [],
+            records.signed.people_keys,
+            records.log.checkpoint.origin if records.log else "",
+        )
+    )
     current = next(r for r in revisions if r.digest == candidate.revision)
     changes = diff_plans(previous.document, current.document) if previous else []
     files[DIFF] = _json_bytes(
@@ -276,6 +295,12 @@ def write_pack(
         fingerprint=fingerprint,
         created_at=to_time(at),
         created_by=actor,
+        workspace_pem=f"keys/workspace-{fingerprint[:16]}.pem",
+        attestation=next(
+            (n for n in sorted(files) if n.startswith("signed/attestations/")),
+            "signed/attestations/decision-N.dsse.json",
+        ),
+        artifact=next((c.name for c in candidate.components if c.deploy), "ARTIFACT"),
     )
 
     blob_files = {evidence_path(e.digest): e for e in evidence}

@@ -15,7 +15,9 @@ from clearance.core.merkle import inclusion_proof, leaf_hash, root, verify_inclu
 if TYPE_CHECKING:
     from clearance.store.records import EventRecord
 
-CHECKPOINT = "log/checkpoint.json"
+CHECKPOINT = "log/checkpoint"
+#: where packs made before checkpoints were signed notes kept theirs (still verified)
+LEGACY_CHECKPOINT = "log/checkpoint.json"
 LEAVES = "log/leaves.txt"
 PROOFS = "log/proofs.json"
 KEYS = "keys.json"
@@ -36,15 +38,24 @@ class LogRecords:
     checkpoint: Checkpoint
     leaves: list[bytes]
     keys: list[dict[str, Any]]
+    #: inclusion paths by event index, read from the stored tree levels (None: from `leaves`)
+    proofs: Mapping[int, list[bytes]] | None = None
 
 
 def log_files(log: LogRecords) -> dict[str, bytes]:
     """The events with inclusion proofs against the checkpoint."""
     events = [e for e in log.events if e.seq <= log.checkpoint.size]
-    proofs = {str(e.seq): [h.hex() for h in inclusion_proof(log.leaves, e.seq - 1)] for e in events}
+    paths = log.proofs if log.proofs is not None else {}
+    proofs = {
+        str(e.seq): [
+            h.hex()
+            for h in (paths[e.seq] if e.seq in paths else inclusion_proof(log.leaves, e.seq - 1))
+        ]
+        for e in events
+    }
     return {
         EVENTS: _json([e.as_json() for e in events]),
-        CHECKPOINT: _json(log.checkpoint.as_json()),
+        CHECKPOINT: log.checkpoint.note().encode(),
         LEAVES: "".join(h.hex() + "\n" for h in log.leaves).encode(),
         PROOFS: _json(proofs),
         KEYS: _json(log.keys),
@@ -101,12 +112,15 @@ def verify_log_files(
     to sign the manifest and checkpoint (None: check only that the pack holds together);
     `kept` a checkpoint the auditor kept, which the log must still contain.
     """
+    from clearance.core.checkpoint import resolve_signer
     from clearance.services.log import checkpoint_signature_problem
     from clearance.signing import b64, unb64, verify
 
     failures: list[str] = []
+    if CHECKPOINT not in files and LEGACY_CHECKPOINT in files:
+        files = {**files, CHECKPOINT: files[LEGACY_CHECKPOINT]}
     parsers = {
-        CHECKPOINT: lambda b: Checkpoint.from_json(json.loads(b)),
+        CHECKPOINT: lambda b: Checkpoint.parse_kept(b.decode()),
         LEAVES: lambda b: [bytes.fromhex(line) for line in b.decode().split()],
         PROOFS: _proofs,
         EVENTS: _event_list,
@@ -130,6 +144,7 @@ def verify_log_files(
     keys = dict(carried)
     for kid, raw in (signers or {}).items():
         keys.setdefault(kid, {"public_key": b64(raw), "valid_from": "", "valid_until": None})
+    checkpoint = resolve_signer(checkpoint, {k: unb64(v["public_key"]) for k, v in keys.items()})
     signer = signature["key_id"]
     key = keys.get(signer)
     try:
@@ -149,8 +164,6 @@ def verify_log_files(
         failures += _untrusted(signer, checkpoint.key_id, signers, kept)
     if len(leaves) != checkpoint.size or root(leaves).hex() != checkpoint.root:
         failures.append(f"{LEAVES}: the leaf hashes do not give the checkpoint's root")
-    if kept is not None:
-        failures += _against_kept(kept, leaves)
     failures += _events(events, proofs, leaves, checkpoint)
     return failures
 
@@ -202,20 +215,55 @@ def _event_list(data: bytes) -> list[dict[str, Any]]:
     return events
 
 
-def _against_kept(kept: Checkpoint, leaves: list[bytes]) -> list[str]:
-    """The pack's log still holds the kept checkpoint's history (its signature is checked
-    when the trust anchor is resolved)."""
-    if kept.size > len(leaves):
-        return [
-            f"the kept checkpoint has {kept.size} events; the pack's log only "
-            f"{len(leaves)} (events were cut from its end)"
-        ]
-    if root(leaves[: kept.size]).hex() != kept.root:
-        return [
-            f"the log's first {kept.size} events differ from the kept checkpoint "
-            "(history rewritten)"
-        ]
-    return []
+@dataclass(frozen=True)
+class KeptCheck:
+    """How the pack's log stands against a kept checkpoint: `failures` (it does not hold),
+    or `older` (the pack predates the checkpoint and no consistency proof was given)."""
+
+    failures: list[str]
+    older: str | None = None
+
+
+def against_kept(
+    files: Mapping[str, bytes], kept: Checkpoint, proof: list[bytes] | None
+) -> KeptCheck:
+    """The pack's log holds the kept checkpoint's history (its signature is checked when
+    the trust anchor is resolved). A checkpoint newer than the pack holds only with an RFC
+    9162 consistency proof from the pack's signed tree to it; without one the pack is only
+    older, which is not a failure but something the auditor must settle with a proof."""
+    from clearance.core.merkle import verify_consistency
+
+    try:
+        leaves = [bytes.fromhex(line) for line in files[LEAVES].decode().split()]
+    except (KeyError, ValueError):
+        return KeptCheck([])  # named by verify_log_files already
+    size = len(leaves)
+    if kept.size <= size:
+        if root(leaves[: kept.size]).hex() != kept.root:
+            return KeptCheck(
+                [
+                    f"the log's first {kept.size} events differ from the kept checkpoint "
+                    "(history rewritten)"
+                ]
+            )
+        return KeptCheck([])
+    if proof is None:
+        return KeptCheck(
+            [],
+            f"the pack's log has {size} events and your checkpoint {kept.size}: the pack is "
+            "older than the checkpoint, which proves nothing either way. On the workspace run "
+            f"`clearance log consistency {size} {kept.size} -o proof.json`, then add "
+            "`--consistency proof.json`: the proof shows the newer log still holds the pack's",
+        )
+    if not verify_consistency(size, kept.size, root(leaves), bytes.fromhex(kept.root), proof):
+        return KeptCheck(
+            [
+                f"the consistency proof does not prove the log of your checkpoint ({kept.size} "
+                f"events) holds the pack's {size} events: the pack's history differs from the "
+                "log you kept, or the proof is forged or for other sizes"
+            ]
+        )
+    return KeptCheck([])
 
 
 def _events(

@@ -4,6 +4,8 @@ people's public keys; and the offline checks of their signatures."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,10 +21,13 @@ EVIDENCE = "signed/evidence"
 REVOCATIONS = "signed/waiver-revocations"
 ACCEPTANCES = "signed/finding-acceptances"
 ACKNOWLEDGEMENTS = "signed/acknowledgements"
+VSA = "signed/vsa"
+ATTESTATION_REVOCATIONS = "signed/attestation-revocations"
 PEOPLE_KEYS = "people-keys.json"
 
 
 def _json(data: Any) -> bytes:
+    """The one layout envelopes ship in (`shipped_bytes`): statements name them by its sha256."""
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
@@ -39,6 +44,7 @@ class SignedRecords:
     people_keys: list[dict[str, Any]]
     acceptances: list[dict[str, Any]] = field(default_factory=list)
     acknowledgements: list[dict[str, Any]] = field(default_factory=list)
+    attestation_revocations: list[dict[str, Any]] = field(default_factory=list)
 
 
 def signed_files(signed: SignedRecords) -> dict[str, bytes]:
@@ -50,6 +56,7 @@ def signed_files(signed: SignedRecords) -> dict[str, bytes]:
         (EVIDENCE, signed.evidence),
         (ACCEPTANCES, signed.acceptances),
         (ACKNOWLEDGEMENTS, signed.acknowledgements),
+        (ATTESTATION_REVOCATIONS, signed.attestation_revocations),
     ):
         for i, envelope in enumerate(envelopes, 1):
             files[f"{folder}/{i:04d}.dsse.json"] = _json(envelope)
@@ -59,6 +66,42 @@ def signed_files(signed: SignedRecords) -> dict[str, bytes]:
         files[f"{ATTESTATIONS}/decision-{decision_id}.dsse.json"] = _json(envelope)
     files[PEOPLE_KEYS] = _json(signed.people_keys)
     return files
+
+
+def vsa_files(files: dict[str, bytes], key: Any) -> dict[str, bytes]:
+    """A SLSA Verification Summary (VSA v1) beside each release attestation in `files`,
+    signed by `key`: the verdict in the predicate generic policy engines read. Ed25519 is
+    deterministic, so the same attestation always gives the same bytes."""
+    from clearance.signing.statements import VSA_V1, sign_statement
+
+    made = {}
+    for name in sorted(files):
+        if not (name.startswith(ATTESTATIONS + "/") and name.endswith(".dsse.json")):
+            continue
+        stmt = json.loads(base64.b64decode(json.loads(files[name])["payload"]))
+        pred = stmt["predicate"]
+        summary = {
+            "_type": stmt["_type"],
+            "subject": stmt["subject"],
+            "predicateType": VSA_V1,
+            "predicate": {
+                "verifier": {"id": "https://clearance.dev/release-gate"},
+                "timeVerified": pred["time"],
+                "resourceUri": f"clearance:{pred['system']}@{pred['version']}?target="
+                f"{pred['target']}",
+                "policy": {
+                    "uri": "clearance:plan-revision",
+                    "digest": {"sha256": str(pred["revision"]).removeprefix("sha256:")},
+                },
+                "inputAttestations": [
+                    {"uri": name, "digest": {"sha256": hashlib.sha256(files[name]).hexdigest()}}
+                ],
+                "verificationResult": "PASSED" if pred.get("decision") == "GO" else "FAILED",
+                "verifiedLevels": ["CLEARANCE_RELEASE_GATE_GO"],
+            },
+        }
+        made[f"{VSA}/{name.rsplit('/', 1)[1]}"] = _json(sign_statement(summary, key))
+    return made
 
 
 def verify_signed(
@@ -72,9 +115,11 @@ def verify_signed(
         ACKNOWLEDGEMENT_V1,
         ADMIN_V1,
         APPROVAL_V1,
+        ATTESTATION_REVOCATION_V1,
         EVIDENCE_ATTESTATION_V1,
         FINDING_ACCEPTANCE_V1,
         RELEASE_DECISION_V1,
+        VSA_V1,
         WAIVER_REVOCATION_V1,
         WAIVER_V1,
         open_envelope,
@@ -90,7 +135,10 @@ def verify_signed(
         ATTESTATIONS: RELEASE_DECISION_V1,
         ACCEPTANCES: FINDING_ACCEPTANCE_V1,
         ACKNOWLEDGEMENTS: ACKNOWLEDGEMENT_V1,
+        VSA: VSA_V1,
+        ATTESTATION_REVOCATIONS: ATTESTATION_REVOCATION_V1,
     }
+    by_workspace = (RELEASE_DECISION_V1, VSA_V1, ATTESTATION_REVOCATION_V1)
 
     failures: list[str] = []
     try:
@@ -108,11 +156,14 @@ def verify_signed(
             failures.append(f"{name}: a signed statement outside the pack's signed folders")
             continue
         expected = kinds[folder]
-        keys = workspace_keys if expected == RELEASE_DECISION_V1 else people_keys
+        keys = workspace_keys if expected in by_workspace else people_keys
+        browser = expected == APPROVAL_V1 and _browser(files[name])
+        if browser:  # a browser sign-off: the workspace signed it for a signed-in person
+            keys = workspace_keys
         try:
             stmt = open_envelope(files[name], keys)
         except IntegrityError as exc:
-            if expected == RELEASE_DECISION_V1:
+            if expected in by_workspace:
                 failures.append(f"{name}: not signed by a workspace key you trust ({exc})")
             else:
                 failures.append(f"{name}: {exc}")
@@ -124,9 +175,21 @@ def verify_signed(
         if expected == RELEASE_DECISION_V1:
             if pred.get("candidate") != candidate or pred.get("decision") != "GO":
                 failures.append(f"{name}: attestation is not a GO for this pack's candidate")
+            failures += _shipped(name, pred, files)
+            continue
+        if expected == VSA_V1:
+            failures += _summary(name, pred, files, candidate)
+            continue
+        if expected == ATTESTATION_REVOCATION_V1:
+            if pred.get("candidate") != candidate:
+                failures.append(f"{name}: revokes another candidate's attestations")
             continue
         subject = statement_subject(stmt)
-        signer = _signer(files[name], people, pred.get("person"), pred.get("time", ""))
+        signer = (
+            _browser_signer(pred, people)
+            if browser
+            else _signer(files[name], people, pred.get("person"), pred.get("time", ""))
+        )
         if signer is not None:
             failures.append(f"{name}: {signer}")
         if expected == APPROVAL_V1:
@@ -149,6 +212,62 @@ def verify_signed(
                 "statement (replayed or forged)"
             )
     return failures
+
+
+def _shipped(name: str, pred: dict[str, Any], files: dict[str, bytes]) -> list[str]:
+    """An attestation that names envelopes by the sha256 of their shipped files names only
+    files the pack holds (earlier attestations named them by canonical JSON digest)."""
+    if "digests" not in pred:
+        return []
+    held = {"sha256:" + hashlib.sha256(b).hexdigest() for n, b in files.items()}
+    return [
+        f"{name}: names {kind[:-1]} {digest[:19]}…, which no file of the pack is"
+        for kind in ("approvals", "waivers")
+        for digest in pred.get(kind, [])
+        if digest not in held
+    ]
+
+
+def _summary(
+    name: str, pred: dict[str, Any], files: dict[str, bytes], candidate: str | None
+) -> list[str]:
+    """A VSA summarises one attestation of this pack, whose file it names by its sha256."""
+    inputs = pred.get("inputAttestations")
+    if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
+        return [f"{name}: does not name the one attestation it summarises"]
+    source = str(inputs[0].get("uri"))
+    data = files.get(source)
+    if data is None or hashlib.sha256(data).hexdigest() != inputs[0].get("digest", {}).get(
+        "sha256"
+    ):
+        return [f"{name}: summarises {source}, which the pack does not hold as it was"]
+    stmt = json.loads(base64.b64decode(json.loads(data)["payload"]))
+    verdict = "PASSED" if stmt["predicate"].get("decision") == "GO" else "FAILED"
+    if pred.get("verificationResult") != verdict or stmt["predicate"].get("candidate") != candidate:
+        return [f"{name}: its verdict is not that of {source}"]
+    return []
+
+
+def _browser(envelope: bytes) -> bool:
+    """Whether a sign-off claims to be made in the browser (it must still verify, with a
+    workspace key the verifier trusts)."""
+    from clearance.signing import unb64
+
+    try:
+        pred = json.loads(unb64(json.loads(envelope)["payload"]))["predicate"]
+    except (KeyError, TypeError, ValueError):
+        return False
+    return isinstance(pred, dict) and "authenticated" in pred
+
+
+def _browser_signer(pred: dict[str, Any], people: list[dict[str, Any]]) -> str | None:
+    """Why a workspace-signed sign-off does not name a registered person's browser sign-in."""
+    how = pred.get("authenticated")
+    if not isinstance(how, dict) or how.get("method") not in ("password", "oidc"):
+        return "a workspace-signed sign-off that names no browser sign-in"
+    if not any(k["person"] == pred.get("person") for k in people):
+        return f"signed in the browser on behalf of {pred.get('person')}, who is not registered"
+    return None
 
 
 def _signer(envelope: bytes, people: list[dict[str, Any]], person: Any, at: str) -> str | None:

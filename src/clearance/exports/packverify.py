@@ -23,13 +23,16 @@ from clearance.core.diff import diff_plans
 from clearance.core.digest import candidate_digest, revision_digest
 from clearance.errors import IntegrityError, UsageError
 from clearance.exports.matrix import MATRIX, matrix_csv, matrix_from_pack
+from clearance.exports.packkeys import KEYS_DIR, verify_key_files
 from clearance.exports.packlog import (
     CHECKPOINT,
     EVENTS,
     KEYS,
     LEAVES,
+    LEGACY_CHECKPOINT,
     PROOFS,
     SIGNATURE,
+    against_kept,
     carried_keys,
     verify_log_files,
 )
@@ -57,7 +60,7 @@ __all__ = [
 FORMAT = "clearance-audit-pack/1"
 MANIFEST = "manifest.json"
 DIFF = "plan/diff-from-released.json"
-LOG_FILES = (EVENTS, CHECKPOINT, LEAVES, PROOFS, KEYS)
+LOG_FILES = (EVENTS, CHECKPOINT, LEGACY_CHECKPOINT, LEAVES, PROOFS, KEYS)
 _CHUNK = 1024 * 1024
 _SMALL = 256 * 1024 * 1024  # files above this are refused rather than read whole
 # Raw public keys (bytes), fingerprints (str) and a kept checkpoint; one alone, or any mix.
@@ -148,7 +151,9 @@ def _resolve(anchor: TrustAnchor, carried: Mapping[str, bytes]) -> _Trusted:
     """A fingerprint takes its key from the pack, which is safe because a carried key is kept
     only when its id is the sha256 of its bytes; a carried key is never trusted by itself,
     only when the auditor names it or a checkpoint they kept verifies with it."""
-    from clearance.signing import key_id, unb64, verify
+    from clearance.core.checkpoint import resolve_signer
+    from clearance.services.log import note_signature_problem
+    from clearance.signing import key_id
 
     keys = {key_id(raw): raw for raw in anchor.keys}
     for fp in anchor.fingerprints:
@@ -158,6 +163,14 @@ def _resolve(anchor: TrustAnchor, carried: Mapping[str, bytes]) -> _Trusted:
     if kept is None:
         return _Trusted(keys, keys, [])
     named = bool(anchor.keys or anchor.fingerprints)
+    kept = resolve_signer(kept, keys if named else carried)
+    if not kept.key_id:
+        why = (
+            "none of the keys you trust"
+            if named
+            else "no key this pack holds: the history was re-signed with another key"
+        )
+        return _Trusted(keys, {}, [f"the kept checkpoint is signed by {why}"])
     short = kept.key_id[:19]
     raw = (keys if named else carried).get(kept.key_id)
     if raw is None:
@@ -167,11 +180,7 @@ def _resolve(anchor: TrustAnchor, carried: Mapping[str, bytes]) -> _Trusted:
             else "which this pack does not hold: the history was re-signed with another key"
         )
         return _Trusted(keys, {}, [f"the kept checkpoint was signed by {short}…, {why}"])
-    try:
-        holds = verify(raw, kept.message(), unb64(kept.signature))
-    except ValueError:
-        holds = False
-    if not holds:
+    if note_signature_problem(kept, raw) is not None:
         # A key the auditor named still stands; one from the pack had only this checkpoint.
         return _Trusted(
             keys,
@@ -305,28 +314,43 @@ class PackReport:
 
     failures: list[str]
     signer: str | None
+    #: set when the pack is older than the kept checkpoint and no consistency proof was given
+    older: str | None = None
 
 
-def verify_pack(path: Path, *, trusted: Trusted) -> list[str]:
+def verify_pack(
+    path: Path, *, trusted: Trusted, consistency: list[bytes] | None = None
+) -> list[str]:
     """Every way the pack (a zip or an extracted folder) fails to hold, including being signed
     by a key that `trusted` does not name: raw workspace public keys, their fingerprints,
     and/or a checkpoint the auditor kept.
 
+    `consistency` is an RFC 9162 consistency proof (node hashes) from the pack's signed tree to
+    a kept checkpoint newer than the pack.
+
     Returns the failures (empty when the pack verifies); raises IntegrityError when it is not a
-    pack at all or a member cannot be read, UsageError when nothing is trusted.
+    pack at all or a member cannot be read, UsageError when nothing is trusted or when the
+    pack is older than the kept checkpoint and no consistency proof was given.
     """
-    return examine_pack(path, TrustAnchor.of(trusted)).failures
+    report = examine_pack(path, TrustAnchor.of(trusted), consistency)
+    if report.older and not report.failures:
+        raise UsageError(report.older)
+    return report.failures
 
 
-def examine_pack(path: Path, anchor: TrustAnchor | None) -> PackReport:
+def examine_pack(
+    path: Path, anchor: TrustAnchor | None, consistency: list[bytes] | None = None
+) -> PackReport:
     """Every check of `verify_pack`; with no anchor, every check but whose key signed the pack,
     so an empty `failures` then means only "intact": the report's signer says which key to pin.
     """
     with _opened(path) as pack:
-        return _examine(pack, anchor)
+        return _examine(pack, anchor, consistency)
 
 
-def _examine(pack: _Pack, anchor: TrustAnchor | None) -> PackReport:
+def _examine(
+    pack: _Pack, anchor: TrustAnchor | None, consistency: list[bytes] | None = None
+) -> PackReport:
     from clearance.signing import unb64
 
     names = pack.names()
@@ -366,7 +390,11 @@ def _examine(pack: _Pack, anchor: TrustAnchor | None) -> PackReport:
     small = {
         n: _read(pack, n)
         for n in names
-        if (n in (*LOG_FILES, SIGNATURE, "approvals.json", PEOPLE_KEYS) or n.endswith(".dsse.json"))
+        if (
+            n in (*LOG_FILES, SIGNATURE, "approvals.json", PEOPLE_KEYS)
+            or n.endswith(".dsse.json")
+            or n.startswith(KEYS_DIR + "/")
+        )
         and pack.size(n) < _SMALL
     }
     carried, key_failures = carried_keys(small)
@@ -379,17 +407,28 @@ def _examine(pack: _Pack, anchor: TrustAnchor | None) -> PackReport:
         resolved = _resolve(anchor, raw)
         failures += resolved.failures
         signers, workspace = resolved.signers, resolved.keys
+    kept = anchor.kept if anchor else None
+    if kept is not None:
+        from clearance.core.checkpoint import resolve_signer
+
+        kept = resolve_signer(kept, {**raw, **(resolved.keys if anchor else {})})
     failures += verify_log_files(
         small,
         manifest_bytes,
         carried=carried,
         signers=signers,
-        kept=anchor.kept if anchor else None,
+        kept=kept,
     )
+    older = None
+    if kept is not None:
+        check = against_kept(small, kept, consistency)
+        failures += check.failures
+        older = check.older
+    failures += verify_key_files(small)
     failures += _approvals(small, candidate)
     failures += verify_signed(small, candidate, workspace)
     failures += _derived(pack, names)
-    return PackReport(failures, _signer(small))
+    return PackReport(failures, _signer(small), older)
 
 
 def _signer(files: dict[str, bytes]) -> str | None:

@@ -6,7 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["brief", "scalar"]
+__all__ = ["blocking_note", "brief", "scalar"]
+
+
+def blocking_note(count: int) -> str:
+    """ "1 criterion blocks the release", "3 criteria block the release"."""
+    verb = "criterion blocks" if count == 1 else "criteria block"
+    return f"{count} {verb} the release"
 
 
 def brief(value: Any, limit: int = 80) -> str:

@@ -56,6 +56,7 @@ def parse_junit(name: str, data: bytes) -> TestReport:
         errors=counts.errors,
         skipped=counts.skipped,
         failed_cases=tuple(counts.failed),
+        cases=tuple(counts.cases),
     )
 
 
@@ -104,6 +105,7 @@ class _Counts:
         self.name = name
         self.tests = self.failures = self.errors = self.skipped = 0
         self.failed: list[TestCaseFailure] = []
+        self.cases: list[tuple[str, str]] = []
 
     def add_suite(self, suite: ElementTree.Element) -> None:
         cases = suite.findall("testcase")
@@ -123,14 +125,19 @@ class _Counts:
         results = case.result
         error = next((r for r in results if isinstance(r, Error)), None)
         failure = next((r for r in results if isinstance(r, Failure)), None)
+        outcome = "passed"
         if error is not None:
             self.errors += 1
             self.failed.append(_failure(suite, case, "error", error))
+            outcome = "error"
         elif failure is not None:
             self.failures += 1
             self.failed.append(_failure(suite, case, "failure", failure))
+            outcome = "failed"
         elif any(isinstance(r, Skipped) for r in results):
             self.skipped += 1
+            outcome = "skipped"
+        self.cases.append((_case_name(suite, case), outcome))
 
     def add_attributes(self, element: ElementTree.Element) -> None:
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from clearance.core.policy import max_waiver, waiver_roles
+from clearance.core.policy import max_waiver, personal_key_roles, waiver_roles
 from clearance.core.results import ApprovalRecord
 from clearance.core.signoffs import (
     authors_forbidden,
@@ -66,18 +66,34 @@ def _subject(uow: UnitOfWork, signed: Signed) -> tuple[CandidateRecord, LoadedPl
     return candidate, stored_plan(uow.conn, candidate)
 
 
-def _current_evidence(uow: UnitOfWork, loaded: LoadedPlan, candidate: CandidateRecord) -> str:
-    from clearance.services.evidence import evidence_set_digest
+def _current_evidence(
+    ws: Workspace, uow: UnitOfWork, loaded: LoadedPlan, candidate: CandidateRecord
+) -> frozenset[str]:
+    """The digests of the candidate's evidence now that a sign-off may name."""
+    from clearance.services.evidence_sets import evidence_sets
     from clearance.services.verified import verified_evidence
 
-    return evidence_set_digest(verified_evidence(uow.conn, candidate, loaded.plan.system.id))
+    records = verified_evidence(uow.conn, candidate, loaded.plan.system.id)
+    return evidence_sets(ws, loaded, records, uow.conn).accepted
+
+
+def _changed_since(
+    ws: Workspace, uow: UnitOfWork, loaded: LoadedPlan, candidate: CandidateRecord, named: Any
+) -> str:
+    """What changed in the evidence since the set a statement names, when it is known."""
+    from clearance.services.evidence_sets import changed_since
+    from clearance.services.verified import verified_evidence
+
+    if not isinstance(named, str):
+        return ""
+    records = verified_evidence(uow.conn, candidate, loaded.plan.system.id)
+    changed = changed_since(ws, loaded, records, named, candidate.digest, uow.conn)
+    return f" ({changed})" if changed else ""
 
 
 @retrying()
 def sign(ws: Workspace, envelope: dict[str, Any], caller: Principal | None = None) -> Recorded:
     """Record a signed approval, rejection or withdrawal of a submitted candidate."""
-    from clearance.services.gate import authors_of
-    from clearance.services.verified import verified_records
     from clearance.signing.statements import APPROVAL_V1
     from clearance.store import repository as repo
 
@@ -88,76 +104,105 @@ def sign(ws: Workspace, envelope: dict[str, Any], caller: Principal | None = Non
         )
         if again is not None:  # a retry of a sign-off already recorded: the same record
             return Recorded(again.record, again.id, signed.envelope)
-        pred, plan = signed.predicate, loaded.plan
-        decision, role = pred.get("decision"), str(pred.get("role", ""))
-        comment = str(pred.get("comment", ""))
-        if decision not in DECISIONS:
-            raise UsageError(
-                f"{decision!r} is not a sign-off; expected approve, reject or withdraw"
-            )
-        asked = roles_asked(plan)
-        if not asked:
-            raise UsageError(
-                f"{loaded.name} has no approval criterion, so there is nothing to sign off; "
-                "add a criterion of kind approval"
-            )
-        if role not in asked:
-            raise UsageError(f'this plan asks for no "{role}" sign-off (roles: {", ".join(asked)})')
-        person = require_role(signed.principal, role, plan.system.id, f"sign off as {role}")
-        if decision == "reject" and not comment.strip():
-            raise UsageError("a rejection needs a comment saying what must change (-m)")
-        authors = authors_of(uow.conn, loaded, candidate)
-        if (
-            decision == "approve"
-            and authors_forbidden(plan, role)
-            and is_author((person.name, person.identity), authors)
-        ):
+        if "authenticated" in signed.predicate:
             raise ForbiddenError(
-                f"{person.name} owns, wrote or submitted this plan and cannot approve it "
-                "(separation of duties); ask someone else in the role"
+                "a statement naming a browser sign-in is made by the web pages only; sign "
+                "your own statement without it"
             )
-        if pred.get("evidence") != _current_evidence(uow, loaded, candidate):
+        return record_signoff(uow, signed, candidate, loaded, ws=ws)
+
+
+def record_signoff(
+    uow: UnitOfWork,
+    signed: Signed,
+    candidate: CandidateRecord,
+    loaded: LoadedPlan,
+    extra: dict[str, Any] | None = None,
+    *,
+    ws: Workspace,
+) -> Recorded:
+    """Check a verified sign-off statement against every rule and record it with its
+    event; shared by statements signed with a person's key and browser sign-offs (`extra`
+    goes into the event: how the person authenticated)."""
+    from clearance.services.gate import authors_of
+    from clearance.services.verified import verified_records
+    from clearance.store import repository as repo
+
+    pred, plan = signed.predicate, loaded.plan
+    decision, role = pred.get("decision"), str(pred.get("role", ""))
+    comment = str(pred.get("comment", ""))
+    if decision not in DECISIONS:
+        raise UsageError(f"{decision!r} is not a sign-off; expected approve, reject or withdraw")
+    asked = roles_asked(plan)
+    if not asked:
+        raise UsageError(
+            f"{loaded.name} has no approval criterion, so there is nothing to sign off; "
+            "add a criterion of kind approval"
+        )
+    if role not in asked:
+        raise UsageError(f'this plan asks for no "{role}" sign-off (roles: {", ".join(asked)})')
+    person = require_role(signed.principal, role, plan.system.id, f"sign off as {role}")
+    if signed.principal.method.startswith("session") and role in personal_key_roles(loaded.policy):
+        raise ForbiddenError(
+            f"the policy requires {role} sign-offs to be signed with your own key, not in the "
+            f"browser; sign with the CLI: `clearance --identity KEY {decision} PLAN --role "
+            f"{role}`"
+        )
+    if decision == "reject" and not comment.strip():
+        raise UsageError("a rejection needs a comment saying what must change (-m)")
+    authors = authors_of(uow.conn, loaded, candidate)
+    if (
+        decision == "approve"
+        and authors_forbidden(plan, role)
+        and is_author((person.name, person.identity), authors)
+    ):
+        raise ForbiddenError(
+            f"{person.name} owns, wrote or submitted this plan and cannot approve it "
+            "(separation of duties); ask someone else in the role"
+        )
+    if pred.get("evidence") not in _current_evidence(ws, uow, loaded, candidate):
+        raise UsageError(
+            "the evidence of this candidate changed since the statement was signed"
+            f"{_changed_since(ws, uow, loaded, candidate, pred.get('evidence'))}; "
+            "look at `clearance check` again and sign what it shows now"
+        )
+    if decision == "withdraw":
+        verified = verified_records(uow.conn, loaded, candidate, authors, uow.clock())
+        if not standing_rejection(
+            verified.approvals, person.identity, role, candidate.digest, pred.get("evidence")
+        ):
             raise UsageError(
-                "the evidence of this candidate changed since the statement was signed; "
-                "look at `clearance check` again and sign what it shows now"
+                f"{person.name} has no standing rejection as {role} on this candidate to withdraw"
             )
-        if decision == "withdraw":
-            verified = verified_records(uow.conn, loaded, candidate, authors, uow.clock())
-            if not standing_rejection(
-                verified.approvals, person.identity, role, candidate.digest, pred.get("evidence")
-            ):
-                raise UsageError(
-                    f"{person.name} has no standing rejection as {role} on this candidate "
-                    "to withdraw"
-                )
-        approval = ApprovalRecord(
-            person=person.name,
-            role=role,
-            decision=decision,
-            candidate=candidate.digest,
-            at=signed.at,
-            comment=comment,
-            identity=person.identity,
-            evidence_set=pred.get("evidence"),
-        )
-        inserted = repo.insert_approval(
-            uow, candidate.system_id, candidate.version, approval, signed.envelope
-        )
-        uow.append(
-            EVENT[decision],
-            actor=person.name,
-            subject=candidate.digest,
-            payload={
-                "approval_id": inserted.id,
-                "role": role,
-                "comment": comment,
-                "identity": person.identity,
-                "evidence": approval.evidence_set,
-                "key_id": signed.principal.key_id,
-            },
-            system_id=candidate.system_id,
-            records=[inserted],
-        )
+    approval = ApprovalRecord(
+        person=person.name,
+        role=role,
+        decision=decision,
+        candidate=candidate.digest,
+        at=signed.at,
+        comment=comment,
+        identity=person.identity,
+        evidence_set=pred.get("evidence"),
+    )
+    inserted = repo.insert_approval(
+        uow, candidate.system_id, candidate.version, approval, signed.envelope
+    )
+    uow.append(
+        EVENT[decision],
+        actor=person.name,
+        subject=candidate.digest,
+        payload={
+            "approval_id": inserted.id,
+            "role": role,
+            "comment": comment,
+            "identity": person.identity,
+            "evidence": approval.evidence_set,
+            "key_id": signed.principal.key_id,
+            **(extra or {}),
+        },
+        system_id=candidate.system_id,
+        records=[inserted],
+    )
     return Recorded(approval, inserted.id, signed.envelope)
 
 

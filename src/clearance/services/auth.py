@@ -98,7 +98,10 @@ def signer_of(
         raise IntegrityError("the statement names no signing key (DSSE keyid)")
     find = lookup or (lambda key_id: people_repo.person_by_key(conn, key_id))
     person = None
-    for hint in hints:
+    for given in hints:
+        # a keyid is our `sha256:` id (envelopes made before standard ids) or the one
+        # securesystemslib computes; either names a registered key, never trusted alone
+        hint = given if given.startswith("sha256:") else _registered_id(conn, given) or given
         person = find(hint)
         if person is not None:
             break
@@ -129,6 +132,18 @@ def signer_of(
             f"key {key.key_id[:19]}… of {person.name} was {state} at {to_time(at)[:19]}"
         )
     return person, stmt, at, key.key_id
+
+
+def _registered_id(conn: Connection, dsse_id: str) -> str | None:
+    """The id of the registered person key whose securesystemslib keyid is `dsse_id`."""
+    from clearance.signing import unb64
+    from clearance.signing.statements import dsse_keyid
+    from clearance.store import people as people_repo
+
+    for key in people_repo.person_keys_with_holders(conn):
+        if dsse_keyid(unb64(key["public_key"])) == dsse_id:
+            return str(key["key_id"])
+    return None
 
 
 def _key_hints(envelope: dict[str, Any]) -> list[str]:
@@ -209,7 +224,8 @@ def require_role(principal: Principal, role: str, system_id: str, doing: str) ->
         held = ", ".join(str(g) for g in person.roles) or "no roles"
         raise ForbiddenError(
             f"{person.name} does not hold role {role} for {system_id} (roles: {held}), so may "
-            f"not {doing}; an administrator can grant it with "
+            f"not {doing}; if the person in that role is someone else, they act with their "
+            f"own key (`--key THEIR.pem`); otherwise an administrator can grant it with "
             f"`clearance people grant {person.name} --role {role}`"
         )
     return person

@@ -7,13 +7,14 @@ someone vouches for in a role, the attestation that person signed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clearance.blobs import StoredBlob
 from clearance.core.criteria import CriterionBase, EvidenceFormat
+from clearance.core.planfiles import unread_attachment
 from clearance.core.results import EvidenceItem
 from clearance.errors import EvidenceError, ForbiddenError, NotFoundError, UsageError
 from clearance.services.auth import Principal
@@ -22,6 +23,8 @@ from clearance.services.workspace import Workspace
 from clearance.store.uow import retrying
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from clearance.store.records import EvidenceRecord
     from clearance.store.uow import UnitOfWork
 
@@ -50,9 +53,18 @@ def criterion_of(loaded: LoadedPlan, criterion_id: str) -> CriterionBase:
 
 
 def _stored(ws: Workspace, blob: StoredBlob, what: str) -> None:
-    """The blob must really be in the store, with the size claimed."""
-    if not ws.blobs.exists(blob.digest):
+    """The blob must really be in the store, or come with its bytes (a small blob stored in
+    the transaction of its record)."""
+    if blob.data is None and not ws.blobs.exists(blob.digest):
         raise EvidenceError(f"{what}: blob {blob.digest} is not in the blob store; upload it first")
+
+
+def _keep_small(uow: UnitOfWork, blobs: Iterable[StoredBlob]) -> None:
+    """Insert the bytes of small blobs in the transaction of the records naming them."""
+    from clearance.blobs.tiered import staged_rows
+    from clearance.store import small_blobs
+
+    small_blobs.insert(uow.conn, staged_rows([b for b in blobs if b.data is not None]))
 
 
 def store_upload(ws: Workspace, principal: Principal, path: Path) -> StoredBlob:
@@ -77,9 +89,12 @@ def blob_stored(ws: Workspace, principal: Principal, digest: str) -> bool:
 
 
 def require_stored(ws: Workspace, stored: StoredFiles) -> None:
-    """Every file named must really be in the blob store (a remote client uploads first)."""
+    """Every file named must really be in the blob store (a remote client uploads first),
+    or come with its bytes; one look-up for all of them."""
+    absent = ws.blobs.missing([b.digest for b in stored.values() if b.data is None])
     for (criterion_id, name), blob in stored.items():
-        _stored(ws, blob, f"criterion {criterion_id}: {name}")
+        if blob.data is None and blob.digest in absent:
+            _stored(ws, blob, f"criterion {criterion_id}: {name}")
 
 
 @retrying()
@@ -104,7 +119,9 @@ def add_evidence(
 
     if caller is not None:
         may_write(caller, loaded.plan.system.id)
-    criterion_of(loaded, criterion_id)
+    unread = unread_attachment(criterion_of(loaded, criterion_id), loaded.plan, name)
+    if unread is not None:
+        raise UsageError(unread)
     _stored(ws, blob, f"criterion {criterion_id}: {name}")
     with ws.transaction() as uow:
         role, attested_for = None, None
@@ -124,6 +141,7 @@ def add_evidence(
             for e in repo.evidence_of(uow.conn, sub.candidate.digest)
         }
         new = (criterion_id, name, blob.digest, principal.name, role) not in known
+        _keep_small(uow, [blob])
         if new:
             record = _record(uow, sub, criterion_id, name, blob, principal.name, role, source)
             record = _with_envelope(record, attestation)
@@ -172,6 +190,7 @@ def attach_stored(
     from clearance.store import repository as repo
 
     have = repo.evidence_names(uow.conn, sub.candidate.digest)
+    _keep_small(uow, stored.values())
     records = [
         _record(uow, sub, criterion_id, name, blob, principal.name, None, None)
         for (criterion_id, name), blob in stored.items()
@@ -214,7 +233,7 @@ def _insert_and_log(
 ) -> None:
     from clearance.store import repository as repo
 
-    inserted = [repo.insert_evidence(uow, r) for r in records]
+    inserted = repo.insert_evidence_many(uow, records)
     uow.append(
         "evidence.added",
         actor=actor,
@@ -245,9 +264,13 @@ def evidence_set(ws: Workspace, loaded: LoadedPlan, candidate: str) -> str:
 
 
 def evidence_items(
-    ws: Workspace, loaded: LoadedPlan, records: Sequence[EvidenceRecord]
+    ws: Workspace,
+    loaded: LoadedPlan,
+    records: Sequence[EvidenceRecord],
+    conn: Connection | None = None,
 ) -> dict[str, list[EvidenceItem]]:
-    """Latest evidence per (criterion, name), parsed by the format the criterion expects."""
+    """Latest evidence per (criterion, name), parsed by the format the criterion expects;
+    `conn` is the transaction that may have just stored some of it."""
     latest: dict[tuple[str, str], EvidenceRecord] = {}
     for rec in records:
         latest[(rec.criterion_id, rec.name)] = rec
@@ -257,13 +280,19 @@ def evidence_items(
     defaults = {c.id: c.evidence_format for c in loaded.plan.criteria}
     parsed: dict[tuple[str, str], tuple[Any, str | None]] = {}
     items: dict[str, list[EvidenceItem]] = {}
-    for rec in sorted(latest.values(), key=lambda r: r.id):
-        if rec.criterion_id not in defaults:
-            continue  # attached to a criterion this revision no longer has
-        fmt = formats.get((rec.criterion_id, rec.name), defaults[rec.criterion_id])
+    wanted = [
+        (rec, formats.get((rec.criterion_id, rec.name), defaults[rec.criterion_id]))
+        for rec in sorted(latest.values(), key=lambda r: r.id)
+        if rec.criterion_id in defaults  # else attached to a criterion this revision lacks
+    ]
+    # Small blobs come from the database in one query instead of one read each.
+    held = ws.blobs.read_many(
+        [r.digest for r, fmt in wanted if fmt != "raw" and ws.blobs.is_small(r.size)], conn
+    )
+    for rec, fmt in wanted:
         key = (rec.digest, fmt)
         if key not in parsed:
-            parsed[key] = _parse(ws, rec, fmt)
+            parsed[key] = _parse(ws, rec, fmt, held.get(rec.digest))
         content, problem = parsed[key]
         items.setdefault(rec.criterion_id, []).append(
             EvidenceItem(
@@ -279,7 +308,9 @@ def evidence_items(
     return items
 
 
-def _parse(ws: Workspace, rec: EvidenceRecord, fmt: EvidenceFormat) -> tuple[Any, str | None]:
+def _parse(
+    ws: Workspace, rec: EvidenceRecord, fmt: EvidenceFormat, data: bytes | None
+) -> tuple[Any, str | None]:
     if fmt == "raw":
         return None, None
     if rec.size > ws.settings.max_document_bytes:
@@ -291,8 +322,9 @@ def _parse(ws: Workspace, rec: EvidenceRecord, fmt: EvidenceFormat) -> tuple[Any
     from clearance.integrations.junit import parse_junit
 
     try:
-        with ws.blobs.open(rec.digest) as fh:
-            data = fh.read()
+        if data is None:
+            with ws.blobs.open(rec.digest) as fh:
+                data = fh.read()
         if fmt == "junit":
             return parse_junit(rec.name, data), None
         if fmt == "findings":

@@ -259,7 +259,8 @@ def candidate_findings(
     from clearance.services.verified import verified_evidence
 
     records = verified_evidence(conn, candidate, loaded.plan.system.id)
-    items = evidence_items(ws, loaded, [r for r in records if r.criterion_id == criterion_id])
+    mine = [r for r in records if r.criterion_id == criterion_id]
+    items = evidence_items(ws, loaded, mine, conn)
     found: list[Finding] = []
     for item in items.get(criterion_id, []):
         if isinstance(item.content, FindingsReport):
@@ -634,7 +635,7 @@ def with_released_findings(
         for r in verified_evidence(conn, record, then.plan.system.id)
         if r.criterion_id in wanted and then_kinds.get(r.criterion_id) == "findings"
     ]
-    items = evidence_items(ws, then, records)
+    items = evidence_items(ws, then, records, conn)
     baseline: dict[str, frozenset[str]] = {}
     for criterion_id in wanted:
         reports = [

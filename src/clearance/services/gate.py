@@ -17,7 +17,6 @@ from clearance.services.evidence import (
     StoredFiles,
     attach_stored,
     evidence_items,
-    evidence_set_digest,
     require_stored,
 )
 from clearance.services.plans import LoadedPlan, Submitted, current, may_write, submit
@@ -67,9 +66,16 @@ def gate(
     loaded = current(uow.conn, loaded)
     sub = submit(uow, principal, loaded, digests)
     ingested = attach_stored(uow, principal, sub, stored)
-    evaluation = evaluate(uow.conn, ws, loaded, sub.candidate)
+    evaluation = evaluate(uow.conn, ws, loaded, sub.candidate, missing_files(loaded, stored))
     decision_id = record_decision(uow, ws, principal, loaded, sub, evaluation)
     return Checked(evaluation, decision_id, sub, ingested)
+
+
+def missing_files(loaded: LoadedPlan, stored: StoredFiles) -> frozenset[tuple[str, str]]:
+    """The (criterion, path) the plan names that the caller found no file for."""
+    plan = loaded.plan
+    named = {(c.id, f.path) for c in plan.criteria for f in c.named_files(plan)}
+    return frozenset(named - set(stored))
 
 
 def authors_of(conn: Connection, loaded: LoadedPlan, candidate: CandidateRecord) -> set[str]:
@@ -83,10 +89,18 @@ def authors_of(conn: Connection, loaded: LoadedPlan, candidate: CandidateRecord)
 
 
 def evaluate(
-    conn: Connection, ws: Workspace, loaded: LoadedPlan, candidate: CandidateRecord
+    conn: Connection,
+    ws: Workspace,
+    loaded: LoadedPlan,
+    candidate: CandidateRecord,
+    missing: frozenset[tuple[str, str]] = frozenset(),
 ) -> Evaluation:
-    """Evaluate the candidate from what is recorded and verifies now (no writes)."""
+    """Evaluate the candidate from what is recorded and verifies now (no writes). `missing`
+    are the (criterion, path) the plan names that the caller did not find, so the results
+    that use an earlier attached copy say so."""
+    from clearance.services.evidence_sets import evidence_sets, explain_stale
     from clearance.services.findings import readiness, with_released_findings
+    from clearance.services.tickets import reported_state
     from clearance.services.verified import verified_records
 
     plan, now = loaded.plan, ws.clock()
@@ -94,15 +108,23 @@ def evaluate(
     verified = verified_records(conn, loaded, candidate, authors, now)
     ready = readiness(conn, loaded, candidate, authors)
     released = released_candidate(conn, plan.system.id, plan.release.target, candidate.digest)
+    items = evidence_items(ws, loaded, verified.evidence, conn)
+    sets = evidence_sets(ws, loaded, verified.evidence, conn, items)
     ctx = EvaluationContext(
         plan=plan,
         candidate=candidate.digest,
         now=now,
-        evidence=evidence_items(ws, loaded, verified.evidence),
+        evidence=items,
         approvals=verified.approvals,
         authors=frozenset(authors),
         released=with_released_findings(ws, conn, loaded, released),
-        evidence_set=evidence_set_digest(verified.evidence),
+        evidence_set=sets.current,
+        evidence_set_aliases=sets.accepted,
+        evidence_changes=explain_stale(
+            ws, loaded, verified.evidence, verified.approvals, candidate.digest, conn, items
+        ),
+        components={c.name: c.digest for c in candidate.components},
+        missing_files=missing,
         waivers=verified.waivers,
         unwaivable=unwaivable(plan, loaded.policy_ids),
         void_waivers=verified.void_waivers,
@@ -110,6 +132,7 @@ def evaluate(
         void_acceptances=ready.void_acceptances,
         acknowledgements=ready.acknowledgements,
         void_acknowledgements=ready.void_acknowledgements,
+        change_ticket=reported_state(conn, plan),
     )
     return evaluate_release(ctx)
 
@@ -195,6 +218,11 @@ def record_decision(
     )
     if evaluation.decision == "GO":
         issue_attestation(uow, ws, loaded, sub, evaluation, inserted)
+    else:  # a candidate that is NO-GO now is no longer cleared by its earlier GO
+        from clearance.services.revocations import revoke_candidate
+
+        reason = f"a later decision (#{inserted.id}) on the candidate is {evaluation.decision}"
+        revoke_candidate(uow, ws, sub.candidate.digest, plan.release.target, reason, "clearance")
     return inserted.id
 
 
@@ -208,9 +236,11 @@ def issue_attestation(
 ) -> dict[str, Any]:
     """The signed release attestation of a GO decision: an in-toto Statement v1 whose subjects
     are the components deployed, carrying digests only (never evidence content)."""
+    from clearance.core.policy import attestation_expiry
     from clearance.signing.statements import (
         RELEASE_DECISION_V1,
         envelope_digest,
+        shipped_digest,
         sign_statement,
         statement,
     )
@@ -219,12 +249,13 @@ def issue_attestation(
 
     plan, candidate, conn = loaded.plan, sub.candidate, uow.conn
     deployed = [(c.name, c.digest) for c in candidate.components if c.deploy]
+    # approvals and waivers by the sha256 of the envelope files the audit pack ships
     current = [
-        envelope_digest(a.envelope)
+        shipped_digest(a.envelope)
         for a in repo.signed_approvals(conn, plan.system.id, plan.release.version)
         if a.record.candidate == candidate.digest and a.envelope is not None
     ]
-    waivers = [envelope_digest(w.envelope) for w in repo.waivers_of(conn, candidate.digest)]
+    waivers = [shipped_digest(w.envelope) for w in repo.waivers_of(conn, candidate.digest)]
     at = uow.clock()
     stmt = statement(
         deployed or [(c.name, c.digest) for c in candidate.components],
@@ -252,6 +283,8 @@ def issue_attestation(
             **_readiness_digests(conn, plan.system.id, plan.release.version, candidate.digest),
             "evaluator": {"name": "clearance", "version": __version__},
             "time": to_time(at),
+            "expires": to_time(at + attestation_expiry(loaded.policy)),
+            "digests": "sha256 of each envelope file as shipped",
         },
     )
     envelope = sign_statement(stmt, ws.signing_key)

@@ -12,21 +12,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from clearance.core.checkpoint import Checkpoint, Receipt, checkpoint_message
-from clearance.core.merkle import Frontier, inclusion_proof, leaf_hash, root
-from clearance.errors import IntegrityError, NotFoundError
+from clearance.core.checkpoint import Checkpoint, Receipt
+from clearance.core.merkle import leaf_hash
+from clearance.errors import IntegrityError, NotFoundError, UsageError
+from clearance.services import logtree
 from clearance.services.workspace import Workspace
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from clearance.signing import SigningKey
     from clearance.store.uow import UnitOfWork
 
-PAGE = 10_000
-_COLUMNS = ("seq", "at", "type", "actor", "system_id", "subject")
+CONSISTENCY_FORMAT = "clearance-consistency-proof/v1"
 
 
 def seal(uow: UnitOfWork, ws: Workspace) -> Receipt | None:
     """Sign a checkpoint covering the events this transaction appended; None if it had none."""
-    from clearance.signing import b64
     from clearance.store import repository as repo
     from clearance.store.records import to_time
 
@@ -34,8 +36,8 @@ def seal(uow: UnitOfWork, ws: Workspace) -> Receipt | None:
     if not appended:
         return None
     latest = repo.latest_checkpoint(conn)
-    frontier = Frontier.empty() if latest is None else Frontier.from_json(latest[1])
-    frontier = frontier.extended(repo.leaf_hashes_after(conn, frontier.size))
+    # O(log n): the stored nodes of the new tree's frontier, checked against the last root
+    frontier = logtree.frontier(conn, max(appended), latest[0] if latest else None)
     key = ws.signing_key
     current = repo.current_workspace_key(conn)
     if current is not None and current != key.key_id:
@@ -50,11 +52,43 @@ def seal(uow: UnitOfWork, ws: Workspace) -> Receipt | None:
         *(r.at for r in last_event),
         *([latest[0].at] if latest is not None else []),
     )
-    root_hex = frontier.root().hex()
-    signature = b64(key.sign(checkpoint_message(frontier.size, root_hex, at)))
-    checkpoint = Checkpoint(frontier.size, root_hex, at, key.key_id, signature)
+    checkpoint = sign_checkpoint(log_origin(ws, conn), frontier.size, frontier.root(), at, key)
     repo.insert_checkpoint(conn, checkpoint, frontier.to_json())
     return Receipt(max(appended), checkpoint)
+
+
+def log_origin(ws: Workspace, conn: Connection) -> str:
+    """The origin line of this workspace's checkpoints: `log_origin` in the settings
+    (CLEARANCE_LOG_ORIGIN) or the workspace's config.json, else `clearance.local/` and the
+    first 16 hex digits of the workspace's first key, which is unique and never changes."""
+    from clearance.core.checkpoint import origin_problem
+    from clearance.store import repository as repo
+
+    if ws.log_origin_cache is None:
+        configured = ws.settings.log_origin or ws.config.get("log_origin")
+        if configured is None:
+            first = [k for k in repo.public_keys(conn) if k["purpose"] == "workspace"]
+            kid = first[0]["key_id"] if first else ws.signing_key.key_id
+            configured = "clearance.local/" + kid.removeprefix("sha256:")[:16]
+        problem = origin_problem(str(configured))
+        if problem:
+            raise UsageError(
+                f"{problem}; set log_origin (CLEARANCE_LOG_ORIGIN or the workspace's "
+                "config.json) to a name like example.com/clearance, with no spaces or plus signs"
+            )
+        ws.log_origin_cache = str(configured)
+    return ws.log_origin_cache
+
+
+def sign_checkpoint(origin: str, size: int, top: bytes, at: str, key: SigningKey) -> Checkpoint:
+    """A checkpoint note of the tree (`size`, root `top`) signed by `key` under `origin`,
+    dated `at` truncated to the second (the cosignature's timestamp is in seconds)."""
+    from clearance.core.checkpoint import seconds, sign_lines, whole_second
+
+    at = whole_second(at)
+    unsigned = Checkpoint(size, top.hex(), at, key.key_id, "", origin)
+    lines = sign_lines(origin, unsigned.body(), seconds(at), key.sign, key.public_raw)
+    return Checkpoint(size, top.hex(), at, key.key_id, lines, origin)
 
 
 def latest(ws: Workspace) -> Checkpoint:
@@ -78,124 +112,93 @@ class LogReport:
 
 
 def verify_log(
-    ws: Workspace, since: Checkpoint | None = None, progress: Callable[[int], None] | None = None
+    ws: Workspace,
+    since: Checkpoint | None = None,
+    progress: Callable[[int], None] | None = None,
+    *,
+    incremental: bool = False,
 ) -> LogReport:
-    """Recompute every leaf and every checkpoint's root; check signatures, order and times.
+    """Recompute every leaf, the tree and every checkpoint's root in one streaming pass;
+    check signatures (once per checkpoint), order, times and every stored tree node.
 
     `since` is a checkpoint kept from earlier: the log must still contain it (same root at
-    its size), which catches a cut tail or a rewritten history.
+    its size), which catches a cut tail or a rewritten history. With `incremental`, only
+    the events after it are read, bound to it by the stored nodes of its frontier.
     """
+    from clearance.services.logverify import snapshot, verify_stream
     from clearance.store import repository as repo
 
     report = LogReport()
-    with ws.engine.connect() as conn:
+    with snapshot(ws.engine) as conn:
         keys = {k["key_id"]: k for k in repo.public_keys(conn)}
-        stored = repo.checkpoints(conn)
-        wanted: dict[int, list[Checkpoint]] = {}
-        for cp in [*stored, *([since] if since is not None else [])]:
-            wanted.setdefault(cp.size, []).append(cp)
-        frontier = Frontier.empty()
-        last_at = ""
-        _check_at(frontier, wanted, report, keys, since)
-        sizes = sorted(wanted)
-        after = 0
-        while not report.failures:
-            rows = repo.event_tuples(conn, after=after, limit=PAGE)
-            leaves: list[bytes] = []
-            for row in rows:
-                seq = row[0]
-                expected = after + len(leaves) + 1
-                if seq != expected:
-                    report.fail(f"event {expected}: missing (the log jumps to {seq})")
-                    break
-                leaf = leaf_hash(row[7].encode())
-                problem = _check_event(row, leaf, last_at)
-                if problem:
-                    report.fail(f"event {seq}: {problem}")
-                    break
-                last_at = row[1]
-                leaves.append(leaf)
-            # extend checkpoint by checkpoint, so each stored root is compared at its size
-            start = 0
-            for size in sizes:
-                if frontier.size < size <= frontier.size + len(leaves) - start:
-                    take = size - frontier.size
-                    frontier = frontier.extended(leaves[start : start + take])
-                    start += take
-                    _check_at(frontier, wanted, report, keys, since)
-                    if report.failures:
-                        break
-            frontier = frontier.extended(leaves[start:])
-            report.events = frontier.size
-            if progress is not None:
-                progress(frontier.size)
-            if len(rows) < PAGE or report.failures:
-                break
-            after = rows[-1][0]
-        if report.failures:
-            return report
-        beyond = [size for size in wanted if size > frontier.size]
-        if beyond:
-            report.fail(
-                f"checkpoint {min(beyond)}: the log has only {frontier.size} events "
-                "(events were removed from its end)"
-            )
-        report.checkpoints = len(stored)
+        verify_stream(conn, report, keys, since, incremental=incremental, progress=progress)
     return report
 
 
-def _check_event(row: tuple[Any, ...], leaf: bytes, last_at: str) -> str | None:
-    """Check one log row (columns as in `repo.event_tuples`) against its own entry."""
-    if leaf.hex() != row[8]:
-        return "stored leaf hash does not match the event's content"
-    try:
-        entry = json.loads(row[7])
-    except ValueError:
-        return "content is not JSON"
-    for i, column in enumerate(_COLUMNS):
-        if entry.get(column) != row[i]:
-            return f"column {column} was changed (the log says {entry.get(column)!r})"
-    if json.loads(row[6]) != entry.get("payload"):
-        return "column payload was changed"
-    if row[1] < last_at:
-        return f"recorded at {row[1]}, before the event preceding it ({last_at}): backdated"
-    return None
-
-
-def _check_at(
-    frontier: Frontier,
-    wanted: dict[int, list[Checkpoint]],
-    report: LogReport,
-    keys: dict[str, dict[str, Any]],
-    since: Checkpoint | None,
-) -> None:
-    size = frontier.size
-    for cp in wanted.get(size, []):
-        label = "the kept checkpoint" if cp is since else f"checkpoint {size}"
-        if frontier.root().hex() != cp.root:
-            report.fail(f"event {size}: {label} has a different root; the log up to it changed")
-            return
-        problem = checkpoint_signature_problem(cp, keys)
-        if problem:
-            report.fail(f"{label}: {problem}")
-            return
-
-
 def checkpoint_signature_problem(cp: Checkpoint, keys: dict[str, dict[str, Any]]) -> str | None:
-    """Why the checkpoint's signature does not hold with the keys given, or None."""
-    from clearance.signing import unb64, verify
+    """Why the checkpoint's signature does not hold with the keys given, or None.
 
+    A note must carry, from the key its `key_id` names (or, read from a file, the key whose
+    note key ID it carries), a valid Ed25519 note signature and a valid cosignature whose
+    timestamp is the checkpoint's time; the key must be valid at that time.
+    """
+    from clearance.core.checkpoint import resolve_signer
+    from clearance.signing import unb64
+
+    if not cp.legacy and not cp.key_id:
+        cp = resolve_signer(cp, {k: unb64(v["public_key"]) for k, v in keys.items()})
     key = keys.get(cp.key_id)
     if key is None:
-        return f"signed by unknown key {cp.key_id}"
-    if cp.at < key["valid_from"] or (key["valid_until"] and cp.at >= key["valid_until"]):
+        return f"signed by unknown key {cp.key_id or '(no signature by a key given)'}"
+    if cp.legacy:
+        window = cp.at < key["valid_from"] or (key["valid_until"] and cp.at >= key["valid_until"])
+    else:  # a note's time is whole seconds: the window is compared to the second
+        until = key["valid_until"]
+        window = cp.at < key["valid_from"][:19] or bool(until and cp.at[:19] > until[:19])
+    if window:
         return f"signed by key {cp.key_id[:19]} outside its validity window"
+    return note_signature_problem(cp, unb64(key["public_key"]))
+
+
+def note_signature_problem(cp: Checkpoint, public: bytes) -> str | None:
+    """Why `cp` (a note, or legacy) is not signed by the raw Ed25519 key `public`, or None."""
+    from clearance.core.checkpoint import COSIGNATURE, ED25519, note_key_hash, seconds
+    from clearance.signing import unb64, verify
+
+    if cp.legacy:
+        try:
+            signature = unb64(cp.signature)
+        except ValueError:
+            return "signature is not base64"
+        return None if verify(public, cp.message(), signature) else "signature does not verify"
     try:
-        signature = unb64(cp.signature)
-    except ValueError:
-        return "signature is not base64"
-    if not verify(unb64(key["public_key"]), cp.message(), signature):
-        return "signature does not verify"
+        lines = cp.signatures()
+    except ValueError as exc:
+        return f"malformed note: {exc}"
+    note_id = note_key_hash(cp.origin, ED25519, public)
+    cosig_id = note_key_hash(cp.origin, COSIGNATURE, public)
+    # signed-note: lines of other keys are ignored; one of this key that fails rejects all
+    signed = timed = False
+    for line in lines:
+        if line.name != cp.origin:
+            continue
+        if line.key_hash == note_id:
+            if not verify(public, cp.body(), line.signature):
+                return "note signature does not verify"
+            signed = True
+        elif line.key_hash == cosig_id:
+            stamp = int.from_bytes(line.signature[:8], "big")
+            if len(line.signature) != 72 or not verify(
+                public, cp.cosigned_message(stamp), line.signature[8:]
+            ):
+                return "timestamped cosignature does not verify"
+            if not cp.at or stamp != seconds(cp.at):
+                return "the checkpoint's time is not the one its cosignature signs"
+            timed = True
+    if not signed:
+        return "no note signature by this key (the key hash names another key)"
+    if not timed:
+        return "no timestamped cosignature by this key: its time is not signed"
     return None
 
 
@@ -226,20 +229,16 @@ def prove(ws: Workspace, seq: int) -> Proof:
             size = found[0].size if found else 0
             raise NotFoundError(f"no event {seq}: the log holds events 1 to {size}")
         checkpoint = found[0]
-        leaves = repo.leaf_hashes(conn, checkpoint.size)
         row = repo.event_rows(conn, after=seq - 1, limit=1)[0]
-    if root(leaves).hex() != checkpoint.root:
-        raise IntegrityError(
-            "the stored log does not match its latest checkpoint; run `clearance log verify`"
-        )
-    path = [h.hex() for h in inclusion_proof(leaves, seq - 1)]
+        proof = logtree.inclusion(conn, seq - 1, leaf_hash(row.entry.encode()), checkpoint)
+    path = [h.hex() for h in proof]
     return Proof(json.loads(row.entry), seq - 1, path, checkpoint)
 
 
-def consistency(ws: Workspace, old_size: int) -> dict[str, Any]:
-    """A consistency proof (RFC 6962) from the tree of `old_size` events to the latest
-    signed checkpoint: proves the log kept everything up to `old_size` unchanged."""
-    from clearance.core.merkle import consistency_proof
+def consistency(ws: Workspace, old_size: int, new_size: int | None = None) -> dict[str, Any]:
+    """A consistency proof (RFC 9162, 2.1.4) from the tree of `old_size` events to the signed
+    checkpoint of `new_size` events (default: the latest): proves the log kept everything up
+    to `old_size` unchanged."""
     from clearance.store import repository as repo
 
     with ws.engine.connect() as conn:
@@ -248,15 +247,31 @@ def consistency(ws: Workspace, old_size: int) -> dict[str, Any]:
             size = found[0].size if found else 0
             raise NotFoundError(f"no tree of size {old_size}: the log holds events 1 to {size}")
         checkpoint = found[0]
-        leaves = repo.leaf_hashes(conn, checkpoint.size)
-    if root(leaves).hex() != checkpoint.root:
-        raise IntegrityError(
-            "the stored log does not match its latest checkpoint; run `clearance log verify`"
-        )
+        if new_size is not None and new_size != checkpoint.size:
+            checkpoint = _checkpoint_of_size(conn, old_size, new_size, checkpoint.size)
+        old_root, proof = logtree.consistency(conn, old_size, checkpoint)
     return {
+        "format": CONSISTENCY_FORMAT,
         "old_size": old_size,
-        "old_root": root(leaves[:old_size]).hex(),
+        "old_root": old_root.hex(),
         "tree_size": checkpoint.size,
-        "proof": [h.hex() for h in consistency_proof(leaves, old_size)],
+        "proof": [h.hex() for h in proof],
         "checkpoint": checkpoint.as_json(),
     }
+
+
+def _checkpoint_of_size(conn: Connection, old_size: int, new_size: int, latest: int) -> Checkpoint:
+    from clearance.store import repository as repo
+
+    if not old_size <= new_size <= latest:
+        raise NotFoundError(
+            f"no proof from {old_size} to {new_size} events: TO must be between FROM and "
+            f"the log's {latest} events"
+        )
+    found = repo.checkpoint_of_size(conn, new_size)
+    if found is None:
+        raise NotFoundError(
+            f"no signed checkpoint of {new_size} events (a write of several events is signed "
+            "once, after its last); leave TO out to prove against the latest checkpoint"
+        )
+    return found

@@ -39,6 +39,16 @@ def export(ws: Workspace, principal: Principal, candidate: str, out: Path) -> Ex
         at=ws.clock(),
     )
     _log(ws, principal, done)
+    receipt = ws.last_receipt
+    if records.log is not None and receipt is not None:
+        # The pack's log ends before its own export event: the receipt carries the proof
+        # that its checkpoint extends the pack's, so it verifies against the pack.
+        from dataclasses import replace
+
+        from clearance.services.log import consistency
+
+        proof = consistency(ws, records.log.checkpoint.size, receipt.checkpoint.size)
+        ws.last_receipt = replace(receipt, consistency=proof)
     return done
 
 
@@ -87,6 +97,7 @@ def gather(conn: Connection, digest: str) -> PackRecords:
 
 def _log_records(conn: Connection, subjects: set[str]) -> LogRecords | None:
     from clearance.exports.packlog import LogRecords
+    from clearance.services import logtree
     from clearance.store import repository as repo
 
     found = repo.latest_checkpoint(conn)
@@ -100,8 +111,14 @@ def _log_records(conn: Connection, subjects: set[str]) -> LogRecords | None:
         if len(page) < PAGE:
             break
         after = page[-1].seq
+    # each path from O(log n) stored nodes, not recomputed over every leaf per event
+    paths = logtree.inclusion_paths(conn, [e.seq - 1 for e in events], checkpoint)
     return LogRecords(
-        events, checkpoint, repo.leaf_hashes(conn, checkpoint.size), repo.public_keys(conn)
+        events,
+        checkpoint,
+        repo.leaf_hashes(conn, checkpoint.size),
+        repo.public_keys(conn),
+        {index + 1: path for index, path in paths.items()},
     )
 
 
@@ -109,6 +126,7 @@ def _signed_records(conn: Connection, system: str, version: str, candidate: str)
     from clearance.exports.packsigned import SignedRecords
     from clearance.store import people as people_repo
     from clearance.store import repository as repo
+    from clearance.store.revocations import revocations
 
     waivers = repo.waivers_of(conn, candidate)
     return SignedRecords(
@@ -118,6 +136,7 @@ def _signed_records(conn: Connection, system: str, version: str, candidate: str)
         evidence=[e.envelope for e in repo.evidence_of(conn, candidate) if e.envelope],
         admin=[(s.id, s.envelope) for s in people_repo.admin_statements(conn)],
         attestations=repo.attestations_of(conn, candidate),
+        attestation_revocations=[r.envelope for r in revocations(conn, candidate)],
         people_keys=people_repo.person_keys_with_holders(conn),
         **_readiness_statements(conn, system, version, candidate),
     )

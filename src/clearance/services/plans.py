@@ -7,11 +7,11 @@ caller computed; reading files and hashing artifacts is the client's work (`clie
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from clearance.core.diff import Change, diff_plans
-from clearance.core.digest import candidate_digest, revision_digest
+from clearance.core.digest import candidate_digest_of, canonical_json, sha256_digest
 from clearance.core.loader import parse_plan
 from clearance.core.plan import Plan
 from clearance.core.policy import Policy, merge_policy, policy_criteria_ids, yaml_positions
@@ -49,6 +49,8 @@ class LoadedPlan:
     written: Plan | None = None
     policy: Policy | None = None
     policy_digest: str | None = None
+    #: RFC 8785 JSON of the written plan's document, when it was serialised on reading
+    canonical: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -59,16 +61,25 @@ class LoadedPlan:
         return (self.written or self.plan).document()
 
     @property
+    def canonical_document(self) -> bytes:
+        """RFC 8785 JSON of `document`, serialised once per plan read."""
+        return self.canonical if self.canonical is not None else canonical_json(self.document)
+
+    @property
     def policy_ids(self) -> set[str]:
         return policy_criteria_ids(self.policy, self.plan.release.target)
+
+
+def _loaded(plan: Plan, filename: str) -> LoadedPlan:
+    canonical = canonical_json(plan.document())
+    return LoadedPlan(plan, filename, sha256_digest(canonical), canonical=canonical)
 
 
 def read_plan(ws: Workspace, text: str, filename: str) -> LoadedPlan:
     """Parse and validate a plan document against this workspace: its target must be one an
     administrator declared, and the current policy is merged in. PlanError lists every
     problem with its position."""
-    plan = parse_plan(text, filename)
-    loaded = LoadedPlan(plan=plan, filename=filename, revision=revision_digest(plan.document()))
+    loaded = _loaded(parse_plan(text, filename), filename)
     if ws.settings.database_url is None and not ws.exists:
         return loaded  # validating a plan needs no workspace; recording it does
     with ws.engine.connect() as conn:
@@ -85,8 +96,7 @@ def read_plan_with(
     read from a database: what a remote client validates before the server does again."""
     from clearance.services.policy import CurrentPolicy
 
-    plan = parse_plan(text, filename)
-    loaded = LoadedPlan(plan=plan, filename=filename, revision=revision_digest(plan.document()))
+    loaded = _loaded(parse_plan(text, filename), filename)
     current = CurrentPolicy(Policy.model_validate(policy[0]), policy[1]) if policy else None
     return _with_policy(loaded, text, declared, current)
 
@@ -146,7 +156,7 @@ def current(conn: Connection, loaded: LoadedPlan) -> LoadedPlan:
     from clearance.store import people as people_repo
 
     written = loaded.written or loaded.plan
-    if revision_digest(written.document()) != loaded.revision:
+    if sha256_digest(loaded.canonical_document) != loaded.revision:
         raise UsageError("the plan does not match its revision digest; read it again")
     target = written.release.target
     if target not in people_repo.targets(conn):
@@ -231,7 +241,7 @@ def component_pins(loaded: LoadedPlan, digests: Mapping[str, str]) -> tuple[Comp
 def candidate_of(loaded: LoadedPlan, digests: Mapping[str, str]) -> str:
     """The digest of the plan's candidate with these component digests (nothing recorded)."""
     pins = component_pins(loaded, digests)
-    return candidate_digest(loaded.document, {p.name: p.digest for p in pins})
+    return candidate_digest_of(loaded.canonical_document, {p.name: p.digest for p in pins})
 
 
 def submit(
@@ -294,7 +304,7 @@ def submit(
                 system_id=plan.system.id,
             )
     pins = component_pins(loaded, digests)
-    digest = candidate_digest(loaded.document, {p.name: p.digest for p in pins})
+    digest = candidate_digest_of(loaded.canonical_document, {p.name: p.digest for p in pins})
     candidate = repo.get_candidate(conn, digest)
     new_candidate = candidate is None
     if candidate is None:

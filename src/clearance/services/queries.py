@@ -138,10 +138,20 @@ def evaluation(ws: Workspace, principal: Principal, digest: str) -> Evaluation:
         return evaluate(conn, ws, stored_plan(conn, found), found)
 
 
+def candidates(ws: Workspace, principal: Principal, system_id: str) -> list[CandidateRecord]:
+    """The system's submitted candidates, oldest first (the web pages' release list)."""
+    from clearance.store import repository as repo
+
+    found = revisions(ws, principal, system_id)
+    with ws.engine.connect() as conn:
+        every = [c for r in found for c in repo.candidates_of_revision(conn, r.digest)]
+    return sorted(every, key=lambda c: c.created_at)
+
+
 def evidence_set(ws: Workspace, principal: Principal, digest: str) -> str:
     """The digest of the candidate's evidence as the gate counts it now (what a sign-off
     is bound to)."""
-    from clearance.services.evidence import evidence_set_digest
+    from clearance.services.evidence_sets import evidence_sets
     from clearance.services.plans import stored_plan
     from clearance.services.verified import verified_evidence
 
@@ -149,7 +159,8 @@ def evidence_set(ws: Workspace, principal: Principal, digest: str) -> str:
     with ws.engine.connect() as conn:
         found = _candidate(conn, principal, digest)
         loaded = stored_plan(conn, found)
-        return evidence_set_digest(verified_evidence(conn, found, loaded.plan.system.id))
+        records = verified_evidence(conn, found, loaded.plan.system.id)
+        return evidence_sets(ws, loaded, records, conn).current
 
 
 def evidence(ws: Workspace, principal: Principal, digest: str) -> list[EvidenceRecord]:
@@ -330,11 +341,13 @@ def proof(ws: Workspace, principal: Principal, seq: int) -> Proof:
     return found
 
 
-def consistency(ws: Workspace, principal: Principal, old_size: int) -> dict[str, Any]:
+def consistency(
+    ws: Workspace, principal: Principal, old_size: int, new_size: int | None = None
+) -> dict[str, Any]:
     from clearance.services.log import consistency as prove
 
     reader(principal)
-    return prove(ws, old_size)
+    return prove(ws, old_size, new_size)
 
 
 def verified_log(ws: Workspace, principal: Principal) -> LogReport:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from clearance.core.identity import Person, normalise_name
-from clearance.core.policy import max_waiver, waiver_roles
+from clearance.core.policy import max_waiver, personal_key_roles, waiver_roles
 from clearance.core.results import ApprovalRecord, WaiverRecord
 from clearance.core.signoffs import unwaivable, waiver_problem
 from clearance.errors import IntegrityError
@@ -103,6 +103,7 @@ def verified_records(
     authors: set[str],
     now: datetime,
 ) -> Verified:
+    from clearance.services.browser import is_browser_statement
     from clearance.store import repository as repo
 
     plan = loaded.plan
@@ -110,6 +111,7 @@ def verified_records(
     out = Verified()
     keys = _Keys(conn)
     verified_evidence(conn, candidate, plan.system.id, out)
+    personal_keys = personal_key_roles(loaded.policy)
 
     for signed in repo.signed_approvals(conn, plan.system.id, plan.release.version):
         try:
@@ -119,6 +121,12 @@ def verified_records(
             continue
         if not log.holds(record.candidate, "approvals", signed.digest):
             out.ignored.append(f"sign-off row {signed.id} is not on the log")
+            continue
+        if record.role in personal_keys and is_browser_statement(signed.envelope):
+            out.ignored.append(
+                f"sign-off by {record.person} as {record.role} was made in the browser; the "
+                "policy requires it signed with a personal key"
+            )
             continue
         signer = keys.person(record.person)
         if record.decision == "approve" and (
@@ -199,11 +207,15 @@ def _approval(
 ) -> ApprovalRecord:
     """The approval as its signed statement says it (the row's own columns are not trusted)."""
     from clearance.services.auth import signer_of
+    from clearance.services.browser import browser_signer, is_browser_statement
     from clearance.signing.statements import APPROVAL_V1
 
     if signed.envelope is None:
         raise IntegrityError("has no signed statement")
-    person, stmt, at, _ = signer_of(conn, signed.envelope, APPROVAL_V1, keys)
+    if is_browser_statement(signed.envelope):  # signed by the workspace for a signed-in person
+        person, stmt, at = browser_signer(conn, signed.envelope, APPROVAL_V1, keys.person)
+    else:
+        person, stmt, at, _ = signer_of(conn, signed.envelope, APPROVAL_V1, keys)
     pred = stmt["predicate"]
     subject = statement_subject(stmt)
     if subject != signed.record.candidate:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from clearance.blobs import BlobStore
+    from clearance.blobs.tiered import TieredBlobStore
     from clearance.core.checkpoint import Receipt
     from clearance.signing import SigningKey
     from clearance.store.uow import UnitOfWork
@@ -38,10 +39,12 @@ class Workspace:
         self.settings = settings
         self.clock = clock
         self._engine: Engine | None = None
-        self._blobs: BlobStore | None = None
+        self._blobs: TieredBlobStore | None = None
         self._key: SigningKey | None = None
         #: the receipt of the last write made through this handle
         self.last_receipt: Receipt | None = None
+        #: the log's checkpoint origin, once read (services.log.log_origin)
+        self.log_origin_cache: str | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -51,9 +54,12 @@ class Workspace:
 
     def require(self) -> None:
         if not self.exists:
+            # Commands look in every folder above too (settings.discover_workspace), so
+            # advice to init "here" would nest a second workspace in a subfolder.
             raise UsageError(
-                f"no Clearance workspace at {self.settings.workspace}; run `clearance init` "
-                "here, or point --workspace / CLEARANCE_WORKSPACE at one"
+                f"no Clearance workspace at {self.settings.workspace}, nor in any folder "
+                "above it; run `clearance init` in your project's top folder (commands find "
+                "it from every folder below), or point --workspace / CLEARANCE_WORKSPACE at one"
             )
 
     @property
@@ -166,33 +172,41 @@ class Workspace:
         return self._engine
 
     @property
-    def blobs(self) -> BlobStore:
-        """The workspace's blob store, or a team deployment's (`CLEARANCE_BLOB_URL`)."""
+    def blobs(self) -> TieredBlobStore:
+        """The evidence store: small blobs in the database, larger ones in the workspace's
+        blob store or a team deployment's (`CLEARANCE_BLOB_URL`)."""
         if self._blobs is None:
             self.require()
+            from clearance.blobs.tiered import TieredBlobStore
+
+            files: BlobStore
             if self.settings.blob_url is not None:
                 from clearance.blobs.urls import open_blob_store
 
-                self._blobs = open_blob_store(
+                files = open_blob_store(
                     self.settings.blob_url, endpoint_url=self.settings.s3_endpoint
                 )
             else:
                 from clearance.blobs import DigestCache, FilesystemBlobStore
 
-                self._blobs = FilesystemBlobStore(
+                files = FilesystemBlobStore(
                     self.settings.blob_root, DigestCache(self.settings.cache_path)
                 )
+            self._blobs = TieredBlobStore(lambda: self.engine, files)
         return self._blobs
 
     @contextmanager
     def transaction(self) -> Iterator[UnitOfWork]:
         """One unit of work; if it appended events, it ends with a signed checkpoint and
-        `last_receipt` says where its events are in the log."""
+        `last_receipt` says where its events are in the log. Webhook outbox rows for its
+        events are written in it too (transactional outbox)."""
         from clearance.services.log import seal
+        from clearance.services.webhooks import enqueue
         from clearance.store.uow import unit_of_work
 
         with unit_of_work(self.engine, self.clock) as uow:
             yield uow
+            enqueue(uow, self.settings.webhooks)
             receipt = seal(uow, self)
         if receipt is not None:
             self.last_receipt = receipt

@@ -6,19 +6,21 @@ Approvals, waivers and release decisions are signed here; deploy pipelines check
 from __future__ import annotations
 
 import binascii
+import functools
+import hashlib
 import json
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from securesystemslib.dsse import Envelope
-from securesystemslib.signer import CryptoSigner, SSlibKey  # type: ignore[attr-defined]  # no __all__
 
 from clearance.core.digest import canonical_json, json_digest
 from clearance.errors import IntegrityError, UsageError
 from clearance.signing import SigningKey, b64, key_id, unb64, verify
+from clearance.signing._sslib import CryptoSigner, Envelope, SSlibKey
 
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -31,6 +33,9 @@ ADMIN_V1 = "https://clearance.dev/admin/v1"
 REQUEST_V1 = "https://clearance.dev/request/v1"
 FINDING_ACCEPTANCE_V1 = "https://clearance.dev/finding-acceptance/v1"
 ACKNOWLEDGEMENT_V1 = "https://clearance.dev/acknowledgement/v1"
+ATTESTATION_REVOCATION_V1 = "https://clearance.dev/attestation-revocation/v1"
+REVOCATION_LIST_V1 = "https://clearance.dev/attestation-revocation-list/v1"
+VSA_V1 = "https://slsa.dev/verification_summary/v1"
 
 _SHA256 = re.compile(r"sha256:([0-9a-f]{64})")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -64,17 +69,49 @@ def statement(
 
 
 def sign_statement(stmt: dict[str, Any], key: SigningKey) -> dict[str, Any]:
-    """The DSSE envelope (JSON-ready dict) over the RFC 8785 bytes of `stmt`, keyid = key.key_id."""
-    public = SSlibKey.from_crypto(key.private.public_key(), keyid=key.key_id)
+    """The DSSE envelope (JSON-ready dict) over the RFC 8785 bytes of `stmt`; its keyid is the
+    one securesystemslib computes for the key, so verifiers that select keys by id find it."""
+    public = SSlibKey.from_crypto(key.private.public_key())
     envelope = Envelope(canonical_json(stmt), PAYLOAD_TYPE, {})
     envelope.sign(CryptoSigner(key.private, public))
     result: dict[str, Any] = envelope.to_dict()
     return result
 
 
+@functools.lru_cache(maxsize=4096)
+def dsse_keyid(public_raw: bytes) -> str:
+    """The keyid securesystemslib computes for a raw Ed25519 key (`SSlibKey.from_crypto`):
+    hex sha256 of its canonical key JSON. Envelopes made before it carry `key_id(raw)`."""
+    return str(sslib_key(public_raw)["keyid"])
+
+
+def sslib_key(public_raw: bytes) -> dict[str, Any]:
+    """A raw Ed25519 public key as securesystemslib key JSON, with its keyid."""
+    key = SSlibKey.from_crypto(Ed25519PublicKey.from_public_bytes(public_raw))
+    return {"keyid": key.keyid, **key.to_dict()}
+
+
 def statement_subject(stmt: Mapping[str, Any]) -> str:
     """ "sha256:<hex>" of a verified statement's first subject: what it is about."""
     return "sha256:" + str(stmt["subject"][0]["digest"]["sha256"])
+
+
+def shipped_bytes(envelope: Mapping[str, Any]) -> bytes:
+    """The exact bytes an envelope is shipped as (audit pack, `attestation export`): sorted
+    keys, two-space indent, a final newline. Statements reference envelopes by their sha256."""
+    text = json.dumps(dict(envelope), indent=2, sort_keys=True, ensure_ascii=False)
+    return (text + "\n").encode()
+
+
+def shipped_digest(envelope: Mapping[str, Any]) -> str:
+    """ "sha256:<hex>" of `shipped_bytes(envelope)`: what `sha256sum` prints for its file."""
+    return "sha256:" + hashlib.sha256(shipped_bytes(envelope)).hexdigest()
+
+
+def attestation_id(envelope: Mapping[str, Any]) -> str:
+    """ "sha256:<hex>" of the envelope's payload (the signed statement's bytes): names an
+    attestation however its envelope is laid out; revocations name attestations by it."""
+    return "sha256:" + hashlib.sha256(_base64(envelope.get("payload"), "payload")).hexdigest()
 
 
 def envelope_digest(envelope: Mapping[str, Any]) -> str:
@@ -177,13 +214,16 @@ def open_envelope(
         if not isinstance(hint, str):
             raise IntegrityError(f"signature {i}: keyid is not a string")
         hints.append(hint)
-        order = [hint] if hint in public_keys else []
-        order += [kid for kid in sorted(public_keys) if kid != hint]
+        # the keyid is a hint: our id or securesystemslib's (`dsse_keyid`); every key given
+        # is tried, so envelopes signed under either id verify by their holder's keys
+        named = [k for k in public_keys if hint in (k, dsse_keyid(public_keys[k]))]
+        order = named + [kid for kid in sorted(public_keys) if kid not in named]
         if any(verify(public_keys[kid], pae, raw_sig) for kid in order):
             verified = True
             break
     if not verified:
-        unknown = [h for h in hints if h and h not in public_keys]
+        known = {*public_keys, *(dsse_keyid(raw) for raw in public_keys.values())}
+        unknown = [h for h in hints if h and h not in known]
         note = f" (keyid claims {', '.join(unknown)}, which is not among them)" if unknown else ""
         raise IntegrityError(
             f"no signature verifies with any of the {len(public_keys)} given public key(s){note}"
@@ -210,9 +250,19 @@ def subject_digest(text: str) -> str:
 
 
 def verify_attestation(
-    envelope_bytes: bytes, subject_digest: str, public_key_raw: bytes
+    envelope_bytes: bytes,
+    subject_digest: str,
+    public_key_raw: bytes,
+    *,
+    target: str | None = None,
+    now: datetime | None = None,
+    revoked: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Why a release attestation must not let `subject_digest` deploy; empty means GO."""
+    """Why a release attestation must not let `subject_digest` deploy; empty means GO.
+
+    With `target`, an attestation for another environment is refused; with `now`, one
+    past its `expires`; `revoked` maps revoked attestation ids (`attestation_id`) to why.
+    """
     if len(public_key_raw) != 32:
         return ["public key is not a raw 32-byte Ed25519 key"]
     try:
@@ -229,9 +279,28 @@ def verify_attestation(
         reasons.append(f"subject digest {subject_digest!r} is not sha256:<64 lowercase hex>")
     elif not any(s["digest"].get("sha256") == match.group(1) for s in stmt["subject"]):
         reasons.append(f"{subject_digest} is not a subject of this attestation")
-    decision = stmt["predicate"].get("decision")
+    predicate = stmt["predicate"]
+    decision = predicate.get("decision")
     if decision != "GO":
         reasons.append(f"decision is {decision!r}, not 'GO'")
+    said = predicate.get("target")
+    if target is not None and said != target:
+        reasons.append(
+            f"it clears {predicate.get('system')} {predicate.get('version')} for target "
+            f"{said!r}, not {target!r}"
+        )
+    expires = predicate.get("expires")
+    if now is not None and expires is not None:
+        try:
+            ends = datetime.strptime(str(expires), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        except ValueError:
+            reasons.append(f"its expiry {expires!r} is not a time")
+        else:
+            if now >= ends:
+                reasons.append(f"it expired at {expires} (a new GO decision issues a new one)")
+    why = (revoked or {}).get(attestation_id(_json_object(envelope_bytes, "envelope")))
+    if why is not None:
+        reasons.append(f"it was revoked: {why}")
     return reasons
 
 

@@ -15,7 +15,9 @@ from clearance.store.records import CandidateRecord, RevisionRecord
 from clearance.store.repository import record_digest
 
 #: tables whose rows are each recorded, by digest, in the event that created them
-RECORD_TABLES = tuple(name for name in t.INSERT_ONLY if name not in ("events", "checkpoints"))
+RECORD_TABLES = tuple(
+    name for name in t.INSERT_ONLY if name not in ("events", "checkpoints", "log_nodes")
+)
 
 
 def logged_records(conn: Connection) -> Counter[tuple[str, str]]:

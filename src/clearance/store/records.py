@@ -14,28 +14,49 @@ def to_time(value: datetime) -> str:
 
 
 def from_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """The inverse of `to_time` (fromisoformat: about 10x faster than strptime)."""
+    if not text.endswith("Z") or len(text) != 27:
+        raise ValueError(f"not a stored time: {text!r}")
+    return datetime.fromisoformat(text)
 
 
 _TIMES = {"created_at", "added_at", "evaluated_at", "released_at", "at"}
 _JSON = {"document", "results", "metrics", "payload", "envelope"}
 
 
-def _map(cls: Any, row: Any) -> Any:
-    """Row -> record: times parsed, JSON columns decoded, component lists typed."""
-    values = {}
+def _json_or_none(value: Any) -> Any:
+    return json.loads(value) if value is not None else None
+
+
+def _pins(value: str) -> tuple[ComponentPin, ...]:
+    return tuple(ComponentPin(**c) for c in json.loads(value))
+
+
+def _converter(name: str) -> Any:
+    if name in _TIMES:
+        return from_time
+    if name in _JSON:
+        return _json_or_none
+    return _pins if name == "components" else None
+
+
+#: per record class: (field, converter or None) for each field, worked out once
+_PLANS: dict[type, list[tuple[str, Any]]] = {}
+
+
+def _map(cls: Any, row: Any, **derived: Any) -> Any:
+    """Row -> record: times parsed, JSON columns decoded, component lists typed;
+    `derived` fills fields no column holds, such as a row's digest."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = [(f.name, _converter(f.name)) for f in fields(cls)]
     mapping = row._mapping
-    for f in fields(cls):
-        if f.name not in mapping:
-            continue  # a derived field, such as a row's digest
-        value = mapping[f.name]
-        if f.name in _TIMES:
-            value = from_time(value)
-        elif f.name in _JSON:
-            value = json.loads(value) if value is not None else None
-        elif f.name == "components":
-            value = tuple(ComponentPin(**c) for c in json.loads(value))
-        values[f.name] = value
+    values = dict(derived)
+    for name, convert in plan:
+        if name not in mapping:
+            continue  # a derived field
+        value = mapping[name]
+        values[name] = convert(value) if convert is not None else value
     return cls(**values)
 
 
@@ -111,8 +132,8 @@ class EvidenceRecord:
     row_digest: str = ""
 
     @classmethod
-    def from_row(cls, row: Any) -> EvidenceRecord:
-        return _map(cls, row)
+    def from_row(cls, row: Any, row_digest: str = "") -> EvidenceRecord:
+        return _map(cls, row, row_digest=row_digest)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from clearance.core.checkpoint import Checkpoint
 from clearance.core.digest import canonical_json, json_digest
 from clearance.core.results import ApprovalRecord
 from clearance.store import tables as t
+from clearance.store import tree
 from clearance.store.records import (
     CandidateRecord,
     DecisionRecord,
@@ -29,7 +30,7 @@ from clearance.store.records import (
     from_time,
     to_time,
 )
-from clearance.store.uow import Inserted, UnitOfWork
+from clearance.store.uow import Inserted, RecordRef, UnitOfWork
 
 
 def _dumps(data: Any) -> str:
@@ -161,24 +162,32 @@ def authors_of_candidate(conn: Connection, candidate: CandidateRecord) -> set[st
 # evidence --------------------------------------------------------------------------------
 
 
+def _evidence_row(record: EvidenceRecord) -> dict[str, Any]:
+    return {
+        "candidate": record.candidate,
+        "system_id": record.system_id,
+        "criterion_id": record.criterion_id,
+        "name": record.name,
+        "digest": record.digest,
+        "size": record.size,
+        "added_by": record.added_by,
+        "role": record.role,
+        "source": record.source,
+        "added_at": to_time(record.added_at),
+        "envelope": _dumps(record.envelope) if record.envelope is not None else None,
+    }
+
+
 def insert_evidence(uow: UnitOfWork, record: EvidenceRecord) -> Inserted:
-    return _insert(
-        uow,
-        t.evidence,
-        {
-            "candidate": record.candidate,
-            "system_id": record.system_id,
-            "criterion_id": record.criterion_id,
-            "name": record.name,
-            "digest": record.digest,
-            "size": record.size,
-            "added_by": record.added_by,
-            "role": record.role,
-            "source": record.source,
-            "added_at": to_time(record.added_at),
-            "envelope": _dumps(record.envelope) if record.envelope is not None else None,
-        },
-    )
+    return _insert(uow, t.evidence, _evidence_row(record))
+
+
+def insert_evidence_many(uow: UnitOfWork, records: Sequence[EvidenceRecord]) -> list[RecordRef]:
+    """Insert many evidence rows in one statement; the refs go into the event recording them."""
+    rows = [_evidence_row(r) for r in records]
+    if rows:
+        uow.conn.execute(t.evidence.insert(), rows)
+    return [RecordRef("evidence", record_digest("evidence", row)) for row in rows]
 
 
 def evidence_names(conn: Connection, candidate: str) -> set[tuple[str, str, str]]:
@@ -192,17 +201,14 @@ def evidence_of(conn: Connection, candidate: str) -> list[EvidenceRecord]:
     rows = conn.execute(
         sa.select(t.evidence).where(t.evidence.c.candidate == candidate).order_by(t.evidence.c.id)
     )
-    return [
-        replace(EvidenceRecord.from_row(r), row_digest=record_digest("evidence", r._mapping))
-        for r in rows
-    ]
+    return [EvidenceRecord.from_row(r, record_digest("evidence", r._mapping)) for r in rows]
 
 
 def get_evidence(conn: Connection, evidence_id: int) -> EvidenceRecord | None:
     row = conn.execute(sa.select(t.evidence).where(t.evidence.c.id == evidence_id)).first()
     if row is None:
         return None
-    return replace(EvidenceRecord.from_row(row), row_digest=record_digest("evidence", row._mapping))
+    return EvidenceRecord.from_row(row, record_digest("evidence", row._mapping))
 
 
 # approvals, waivers and attestations -------------------------------------------------------
@@ -494,7 +500,9 @@ def append_event(
     its Merkle leaf hashes; the other columns are indexes over it.
     """
     last = conn.execute(
-        sa.select(t.events.c.seq, t.events.c.at).order_by(t.events.c.seq.desc()).limit(1)
+        sa.select(t.events.c.seq, t.events.c.at, t.events.c.leaf_hash)
+        .order_by(t.events.c.seq.desc())
+        .limit(1)
     ).first()
     seq = (last.seq if last else 0) + 1
     if last is not None and to_time(at) < last.at:
@@ -527,6 +535,10 @@ def append_event(
             entry=entry.decode(),
             leaf_hash=leaf,
         )
+    )
+    # the tree levels this leaf completes, in the same transaction as the event
+    tree.record_leaf(
+        conn, seq, bytes.fromhex(leaf), bytes.fromhex(last.leaf_hash) if last else None
     )
     return EventRecord(**{**record.__dict__, "leaf_hash": leaf})
 
@@ -581,11 +593,10 @@ def leaf_hashes_after(conn: Connection, size: int) -> list[bytes]:
 
 
 def leaf_hashes(conn: Connection, upto: int) -> list[bytes]:
-    """The stored leaf hashes of events 1..upto, in order."""
-    rows = conn.execute(
-        sa.select(t.events.c.leaf_hash).where(t.events.c.seq <= upto).order_by(t.events.c.seq)
-    )
-    return [bytes.fromhex(h) for h in rows.scalars()]
+    """The stored leaf hashes of events 1..upto, in order (a pack carries all of them: read
+    through the driver's cursor in one fetch, not row by row)."""
+    sql = "SELECT leaf_hash FROM events WHERE seq <= {0} ORDER BY seq"
+    return [bytes.fromhex(h) for (h,) in tree.raw_rows(conn, sql, (upto,))]
 
 
 # checkpoints and keys ---------------------------------------------------------------------
@@ -598,7 +609,8 @@ def insert_checkpoint(conn: Connection, cp: Checkpoint, frontier: Any) -> None:
             root=cp.root,
             at=cp.at,
             key_id=cp.key_id,
-            signature=cp.signature,
+            # a note is kept whole (its origin is in it); a legacy row holds its signature
+            signature=cp.signature if cp.legacy else cp.note(),
             frontier=_dumps(frontier),
         )
     )
@@ -611,13 +623,50 @@ def latest_checkpoint(conn: Connection) -> tuple[Checkpoint, Any] | None:
     return _checkpoint(row), json.loads(row.frontier)
 
 
+def checkpoint_of_size(conn: Connection, size: int) -> Checkpoint | None:
+    row = conn.execute(sa.select(t.checkpoints).where(t.checkpoints.c.size == size)).first()
+    return _checkpoint(row) if row is not None else None
+
+
 def checkpoints(conn: Connection) -> list[Checkpoint]:
     rows = conn.execute(sa.select(t.checkpoints).order_by(t.checkpoints.c.size))
     return [_checkpoint(r) for r in rows]
 
 
+def checkpoints_between(conn: Connection, after: int, upto: int) -> list[Checkpoint]:
+    """The checkpoints of sizes after+1..upto, in order (a streaming verifier's batch)."""
+    c = t.checkpoints.c
+    rows = conn.execute(
+        sa.select(t.checkpoints).where(c.size > after, c.size <= upto).order_by(c.size)
+    )
+    return [_checkpoint(r) for r in rows]
+
+
+def first_checkpoint_after(conn: Connection, size: int) -> int | None:
+    """The smallest checkpoint size above `size`, if any (one for events cut from the end)."""
+    found: int | None = conn.execute(
+        sa.select(sa.func.min(t.checkpoints.c.size)).where(t.checkpoints.c.size > size)
+    ).scalar()
+    return found
+
+
+def event_count(conn: Connection) -> int:
+    """How many events the log holds (its highest index when nothing is missing)."""
+    return int(conn.execute(sa.select(sa.func.count()).select_from(t.events)).scalar_one())
+
+
 def _checkpoint(row: Any) -> Checkpoint:
-    return Checkpoint(row.size, row.root, row.at, row.key_id, row.signature)
+    """A stored checkpoint: a signed note (rows since notes), or a legacy one."""
+    if "\n" not in row.signature:
+        return Checkpoint(row.size, row.root, row.at, row.key_id, row.signature)
+    try:
+        note = Checkpoint.from_note(row.signature)
+    except ValueError:  # verification names it: its signature lines do not parse
+        return Checkpoint(row.size, row.root, row.at, row.key_id, row.signature, "unreadable")
+    if (note.size, note.root) != (row.size, row.root):
+        # the columns are what proofs are served against: they must be what the note signs
+        return Checkpoint(row.size, row.root, row.at, row.key_id, note.signature, note.origin)
+    return replace(note, key_id=row.key_id, at=row.at)
 
 
 def insert_key(

@@ -64,6 +64,17 @@ evidence = sa.Table(
     sa.Index("ix_evidence_candidate", "candidate", "criterion_id"),
 )
 
+# Evidence under blobs.tiered.SMALL_BLOB_BYTES, by content digest, written in the transaction
+# of its record. Content-addressed like the blob store (verify re-hashes it), so its rows are
+# not log records; insert-only all the same (migration 0008 adds the triggers).
+small_blobs = sa.Table(
+    "small_blobs",
+    metadata,
+    sa.Column("digest", Digest, primary_key=True),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
 approvals = sa.Table(
     "approvals",
     metadata,
@@ -140,6 +151,18 @@ checkpoints = sa.Table(
     sa.Column("key_id", Digest, nullable=False),
     sa.Column("signature", sa.Text, nullable=False),
     sa.Column("frontier", sa.Text, nullable=False),
+)
+
+#: the log's Merkle tree levels: the root of every complete subtree above the leaves (level
+#: L, position p covers events p * 2**L + 1 .. (p + 1) * 2**L); a cache of the leaves that
+#: `log verify` recomputes, written with each event so proofs read O(log n) rows
+log_nodes = sa.Table(
+    "log_nodes",
+    metadata,
+    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("position", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,  # clustered on (level, position): one search per node
 )
 
 keys = sa.Table(
@@ -250,6 +273,23 @@ targets = sa.Table(
     sa.Column("created_at", Time, nullable=False),
 )
 
+#: signed revocations of release attestations (0009): by `attestation revoke`, a rollback,
+#: or a later NO-GO of the same candidate
+attestation_revocations = sa.Table(
+    "attestation_revocations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("candidate", Digest, nullable=False),
+    sa.Column("system_id", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(64), nullable=False),
+    sa.Column("attestations", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("revoked_by", sa.Text, nullable=False),
+    sa.Column("envelope", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Index("ix_attestation_revocations_candidate", "candidate"),
+)
+
 waiver_revocations = sa.Table(
     "waiver_revocations",
     metadata,
@@ -328,6 +368,151 @@ acknowledgements = sa.Table(
     sa.Index("ix_acknowledgements_release", "system_id", "version"),
 )
 
+# sign-in: password hashes (the newest row of a person wins), OpenID Connect subjects linked
+# to people, and browser sessions (stored by the SHA-256 of their id; ended by inserting a row)
+passwords = sa.Table(
+    "passwords",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person", sa.String(200), sa.ForeignKey("people.name"), nullable=False),
+    sa.Column("hash", sa.Text, nullable=False),
+    sa.Column("set_by", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Index("ix_passwords_person", "person", "id"),
+)
+
+oidc_links = sa.Table(
+    "oidc_links",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("issuer", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("person", sa.String(200), sa.ForeignKey("people.name"), nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.UniqueConstraint("issuer", "subject", name="uq_oidc_links_subject"),
+)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("session_hash", Digest, nullable=False, unique=True),
+    sa.Column("person", sa.String(200), sa.ForeignKey("people.name"), nullable=False),
+    sa.Column("method", sa.String(16), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+)
+
+web_session_ends = sa.Table(
+    "web_session_ends",
+    metadata,
+    sa.Column("session_id", sa.Integer, sa.ForeignKey("web_sessions.id"), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", Time, nullable=False),
+)
+
+# reviewer links: stored by the SHA-256 of their token only; revoked by inserting a row
+share_links = sa.Table(
+    "share_links",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("releases", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+)
+
+share_revocations = sa.Table(
+    "share_revocations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("link_id", sa.Integer, sa.ForeignKey("share_links.id"), nullable=False, unique=True),
+    sa.Column("by", sa.Text, nullable=False),
+    sa.Column("at", Time, nullable=False),
+)
+
+# change tickets as their systems reported them through signed inbound webhooks
+change_ticket_states = sa.Table(
+    "change_ticket_states",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("ticket", sa.String(64), nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("decision", sa.String(8), nullable=False),
+    sa.Column("delivery", sa.String(200), nullable=False),
+    sa.Column("payload_digest", Digest, nullable=False),
+    sa.Column("sent_at", Time, nullable=False),
+    sa.Column("received_at", Time, nullable=False),
+    sa.UniqueConstraint("source", "delivery", name="uq_change_ticket_states_delivery"),
+    sa.Index("ix_change_ticket_states_ticket", "ticket", "id"),
+)
+
+webhook_subscriptions = sa.Table(
+    "webhook_subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("events", sa.Text, nullable=False),
+    sa.Column("secret_env", sa.String(128), nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+webhook_removals = sa.Table(
+    "webhook_removals",
+    metadata,
+    sa.Column(
+        "subscription_id",
+        sa.Integer,
+        sa.ForeignKey("webhook_subscriptions.id"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("by", sa.Text, nullable=False),
+    sa.Column("at", Time, nullable=False),
+)
+
+# The outbox: one row per (event, subscription), inserted in the transaction of the event.
+# Its delivery state (state, attempts, next_attempt_at, claim, last_error, delivered_at) is
+# the one thing updated in place; every attempt is also kept, insert-only, below.
+webhook_outbox = sa.Table(
+    "webhook_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("subscription", sa.String(80), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("secret_env", sa.String(128), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("state", sa.String(12), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", Time, nullable=False),
+    sa.Column("claim", sa.String(32)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("delivered_at", Time),
+    sa.UniqueConstraint("event_id", "subscription", name="uq_webhook_outbox_event"),
+    sa.Index("ix_webhook_outbox_due", "state", "next_attempt_at"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("outbox_id", sa.Integer, sa.ForeignKey("webhook_outbox.id"), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("outcome", sa.String(12), nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("at", Time, nullable=False),
+    sa.Index("ix_webhook_attempts_outbox", "outbox_id"),
+)
+
 #: tables whose rows are records: no UPDATE or DELETE is ever allowed on them
 INSERT_ONLY = (
     "systems",
@@ -339,6 +524,7 @@ INSERT_ONLY = (
     "releases",
     "events",
     "checkpoints",
+    "log_nodes",
     "keys",
     "people",
     "role_grants",
@@ -355,4 +541,14 @@ INSERT_ONLY = (
     "idempotent_responses",
     "finding_acceptances",
     "acknowledgements",
+    "passwords",  # sign-in
+    "oidc_links",
+    "web_sessions",
+    "web_session_ends",
+    "share_links",  # reviewer links
+    "share_revocations",
+    "change_ticket_states",  # webhooks (0010); webhook_attempts is insert-only but unlogged
+    "webhook_subscriptions",
+    "webhook_removals",
+    "attestation_revocations",  # attestation scope (0009)
 )

@@ -53,9 +53,12 @@ def prove(ws: WS, who: Caller, seq: int) -> Any:
 
 
 @router.get("/log/consistency", tags=["log"])
-def consistency(ws: WS, who: Caller, old: int = Query(ge=1)) -> Any:
-    """A consistency proof from the tree of size `old` to the latest signed checkpoint."""
-    return queries.consistency(ws, who, old)
+def consistency(
+    ws: WS, who: Caller, old: int = Query(ge=1), new: int | None = Query(default=None, ge=1)
+) -> Any:
+    """An RFC 9162 consistency proof from the tree of size `old` to the signed checkpoint of
+    size `new` (default: the latest)."""
+    return queries.consistency(ws, who, old, new)
 
 
 @router.post("/log/verifications", tags=["log"])

@@ -72,7 +72,9 @@ def evaluate_approval(criterion: ApprovalCriterion, ctx: EvaluationContext) -> R
     role_by_key = {role.casefold(): role for role in quorum}
     expected = dict(quorum)
 
-    decided, stale = standing_decisions(ctx.approvals, ctx.candidate, ctx.evidence_set)
+    decided, stale = standing_decisions(
+        ctx.approvals, ctx.candidate, ctx.evidence_set, ctx.evidence_set_aliases
+    )
     standing: dict[tuple[str, str], _Standing] = {
         (person, role_by_key[role]): _Standing(record, role_by_key[role])
         for (person, role), record in decided.items()
@@ -85,7 +87,8 @@ def evaluate_approval(criterion: ApprovalCriterion, ctx: EvaluationContext) -> R
     }
 
     notes = [
-        f"{_decision(r)} by {r.person} ({role}) {why}; ask {r.person} to sign this one"
+        f"{_decision(r)} by {r.person} ({role}) {why}{_what_changed(r, ctx)}; "
+        f"ask {r.person} to sign this one"
         for (person, role), (r, why) in elsewhere.items()
         if (person, role) not in standing
     ]
@@ -156,6 +159,14 @@ def evaluate_approval(criterion: ApprovalCriterion, ctx: EvaluationContext) -> R
     if notes:
         reason += "; " + "; ".join(notes)
     return make_result(criterion, Status.PASSED, reason, observed, expected)
+
+
+def _what_changed(record: ApprovalRecord, ctx: EvaluationContext) -> str:
+    """What changed in the evidence since a stale sign-off, when it is known."""
+    if record.candidate != ctx.candidate or record.evidence_set is None:
+        return ""
+    changed = ctx.evidence_changes.get(record.evidence_set)
+    return f" ({changed})" if changed else ""
 
 
 def _decision(record: ApprovalRecord) -> str:

@@ -5,6 +5,10 @@ A ticket export is a JSON/YAML mapping with the ticket id under `id`, `number` o
 its state under `status`, `state` or `approval`. ServiceNow's `{"result": {...}}` wrapper
 and `{"display_value": ..., "value": ...}` fields, and Jira's `fields.status.name`, are read
 too.
+
+A change system can also report the ticket through a signed inbound webhook
+(`services.tickets`); the newest report, or export, wins. A reported rejection fails the
+criterion in blocking mode; record mode shows the reported state and never blocks.
 """
 
 from __future__ import annotations
@@ -23,7 +27,13 @@ from clearance.core.evaluators._common import (
     update,
 )
 from clearance.core.plan import ChangeRef
-from clearance.core.results import EvaluationContext, EvidenceItem, Result, Status
+from clearance.core.results import (
+    EvaluationContext,
+    EvidenceItem,
+    Result,
+    Status,
+    TicketState,
+)
 
 ID_FIELDS = ("id", "number", "key")
 STATE_FIELDS = ("status", "state", "approval")
@@ -79,16 +89,27 @@ def evaluate_change(criterion: ChangeCriterion, ctx: EvaluationContext) -> Resul
         actions = [fix_plan(criterion.id, "release.change")]
         return make_result(criterion, Status.FAILED, reason, None, expected, actions=actions)
     expected["id"] = change.id
+    ticket = ctx.change_ticket
     if criterion.mode == "record":
+        reported = (
+            f"; {ticket.source} last reported it {ticket.state!r} ({ticket.decision}) at "
+            f"{ticket.at:%Y-%m-%d %H:%M} UTC"
+            if ticket is not None
+            else ""
+        )
         reason = (
-            f"change {change.id} ({change.system}) is recorded; this criterion records the "
-            "reference and does not enforce the ticket's approval (mode: record)"
+            f"change {change.id} ({change.system}) is recorded{reported}; this criterion "
+            "records the reference and does not enforce the ticket's approval (mode: record)"
         )
         observed = {"system": change.system, "id": change.id}
+        if ticket is not None:
+            observed |= {"state": ticket.state, "decision": ticket.decision}
         return make_result(criterion, Status.PASSED, reason, observed, expected)
 
     expected["state"] = states
     found = _export(criterion, ctx, change)
+    if ticket is not None and (isinstance(found, Result) or found[0].added_at <= ticket.at):
+        return _reported(criterion, change, ticket, expected)
     if isinstance(found, Result):
         return found
     item, ticket_id, state = found
@@ -110,6 +131,31 @@ def evaluate_change(criterion: ChangeCriterion, ctx: EvaluationContext) -> Resul
         return make_result(criterion, Status.PENDING, reason, observed, expected, [item], actions)
     reason = f'{change.id} ({change.system}) is in state "{state}", per {item.name}'
     return make_result(criterion, Status.PASSED, reason, observed, expected, [item])
+
+
+def _reported(
+    criterion: ChangeCriterion, change: ChangeRef, ticket: TicketState, expected: dict[str, Any]
+) -> Result:
+    """The verdict from the newest state the change system reported by webhook."""
+    observed = {"id": ticket.ticket, "state": ticket.state, "decision": ticket.decision}
+    when = f"{ticket.source} reported at {ticket.at:%Y-%m-%d %H:%M} UTC"
+    states = {s.casefold() for s in criterion.approved_states}
+    if ticket.decision == "rejected":
+        reason = (
+            f"{change.id} was rejected: {when} state {ticket.state!r}; the change must be "
+            "approved again in its system (or the release gets a new change ticket)"
+        )
+        actions = [fix_plan(criterion.id, "release.change.id")]
+        return make_result(criterion, Status.FAILED, reason, observed, expected, actions=actions)
+    if ticket.decision == "approved" or ticket.state.casefold() in states:
+        reason = f'{change.id} ({change.system}) is in state "{ticket.state}", as {when}'
+        return make_result(criterion, Status.PASSED, reason, observed, expected)
+    reason = (
+        f'{change.id} is in state "{ticket.state}" ({when}); the release waits for '
+        f"{' or '.join(criterion.approved_states)}"
+    )
+    actions = [attach(criterion.id, criterion.evidence)]
+    return make_result(criterion, Status.PENDING, reason, observed, expected, actions=actions)
 
 
 def _export(

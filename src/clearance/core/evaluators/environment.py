@@ -24,6 +24,9 @@ from clearance.core.evaluators._common import (
 from clearance.core.results import EvaluationContext, EvidenceItem, NextAction, Result, Status
 
 ABSENT: Any = object()
+#: what describes a capture rather than the environment (its label and when it was taken):
+#: never a difference between two environments, unless a plan names one under must_match
+VOLATILE = ("name", "captured_at")
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ def evaluate_environment(criterion: EnvironmentCriterion, ctx: EvaluationContext
     for key in sorted(set(src.values) | set(tgt.values)):
         a, b = src.values.get(key, ABSENT), tgt.values.get(key, ABSENT)
         if a is not ABSENT and a == b:
+            continue
+        if key in VOLATILE and not any(covers(m, key) for m in criterion.must_match):
             continue
         strict = any(covers(m, key) for m in criterion.must_match)
         note = None if strict else _acknowledgement(criterion, key)

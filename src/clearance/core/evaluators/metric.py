@@ -30,7 +30,9 @@ from clearance.core.evaluators._common import (
     unreadable,
     update,
 )
+from clearance.core.evaluators._measured import document_value, measured_on
 from clearance.core.results import EvaluationContext, EvidenceItem, NextAction, Result, Status
+from clearance.core.sources import is_source
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -49,6 +51,9 @@ def evaluate_metric(criterion: MetricCriterion, ctx: EvaluationContext) -> Resul
     if isinstance(read, Result):
         return read
     value, item, path = read
+    untied = measured_on(criterion, ctx, item, path, is_source(path))
+    if untied is not None:
+        return untied
     failures: list[str] = []
     pending: list[str] = []
     notes: list[str] = []
@@ -126,16 +131,34 @@ def _compare_to_release(
     shown_base, shown_value = fmt_pair(base, value)
     # drop is a computed difference: 0.86 - 0.85 must not exceed a max_drop of 0.01
     too_far = drop > max_drop and not math.isclose(drop, max_drop, rel_tol=1e-9, abs_tol=1e-12)
-    direction = "dropped" if drop > 0 else "changed"
-    summary = (
-        f"{name} {direction} by {fmt_number(abs(drop))} from {shown_base} "
-        f"(version {released.version} in {target}) to {shown_value}"
+    summary, allowance = _regression_wording(criterion, base, value, drop)
+    summary += (
+        f" from {shown_base} (version {released.version} in {target}) to {shown_value}"
+        if drop != 0
+        else f" at {shown_value} (version {released.version} in {target} had {shown_base})"
     )
     if too_far:
-        failures.append(f"{summary}; the plan allows a drop of at most {fmt_number(max_drop)}")
+        failures.append(f"{summary}; the plan allows {allowance} of at most {fmt_number(max_drop)}")
+    elif drop > 0:
+        notes.append(f"{summary}, within the allowed {allowance[2:]} of {fmt_number(max_drop)}")
     else:
-        notes.append(f"{summary}, within the allowed drop of {fmt_number(max_drop)}")
+        notes.append(summary)
     return base, drop
+
+
+def _regression_wording(
+    criterion: MetricCriterion, base: float, value: float, drop: float
+) -> tuple[str, str]:
+    """How the change reads, in the direction the numbers moved ("rose" when lower is better
+    and it got worse), and the name of the allowance ("a drop", "a rise")."""
+    name = criterion.metric
+    allowance = "a drop" if criterion.higher_is_better else "a rise"
+    if drop == 0:
+        return f"{name} is unchanged", allowance
+    if drop < 0:
+        return f"{name} improved by {fmt_number(abs(drop))}", allowance
+    moved = "rose" if value > base else "dropped"
+    return f"{name} {moved} by {fmt_number(abs(drop))}", allowance
 
 
 def _read_metric(
@@ -172,7 +195,11 @@ def _read_metric(
         if item.problem is not None:
             problems.append((item, unreadable(item)))
             continue
-        found = _resolve(item.content, criterion.metric)
+        found = (
+            document_value(item.content)
+            if is_source(where(item))
+            else _resolve(item.content, criterion.metric)
+        )
         if isinstance(found, str):
             problems.append((item, f'{item.name} has no "{criterion.metric}": {found}'))
             continue

@@ -4,6 +4,11 @@ Revision ID: 0008
 Revises: 0007
 """
 
+import sqlalchemy as sa
+from alembic import op
+
+from clearance.store.migrations.insert_only import forbid_changes
+
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
@@ -11,7 +16,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "small_blobs",
+        sa.Column("digest", sa.String(71), primary_key=True),
+        sa.Column("size", sa.Integer, nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+    )
+    forbid_changes(["small_blobs"])
 
 
 def downgrade() -> None:
