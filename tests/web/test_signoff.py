@@ -172,3 +172,18 @@ def test_a_forged_browser_sign_off_in_a_pack_fails_verification(site: Site, tmp_
     assert verify_pack(done.path, trusted=[other.public_raw]) != []
     with zipfile.ZipFile(done.path) as z:
         assert any("approvals" in n and n.endswith(".dsse.json") for n in z.namelist())
+
+
+def test_after_approving_the_page_and_dashboard_stop_asking(site: Site) -> None:
+    """Once dana has approved as model-risk, her release page says so instead of offering
+    the form again, and the dashboard no longer lists the release as waiting for her."""
+    http = site.signed_in(DANA)
+    before = http.get(f"/candidates/{site.candidate}").text
+    assert "Approve as model-risk" in before
+    assert approve(site, http, "model-risk").status_code == 303
+    after = http.get(f"/candidates/{site.candidate}").text
+    assert "Approve as model-risk" not in after
+    assert "You approved as model-risk." in after
+    dashboard = http.get("/").text
+    waiting = dashboard[dashboard.index('id="waiting"') : dashboard.index('id="systems"')]
+    assert "Nothing is waiting for you." in waiting and site.candidate not in waiting

@@ -161,6 +161,8 @@ class RoleOption:
     role: str
     held: bool
     personal_key_only: bool
+    #: "approve" or "reject" when this person has already signed off for this role
+    given: str | None = None
 
 
 def sign_off_options(
@@ -170,13 +172,18 @@ def sign_off_options(
     from clearance.core.policy import personal_key_roles
     from clearance.core.signoffs import roles_asked
     from clearance.services.plans import stored_plan
-    from clearance.services.queries import candidate
+    from clearance.services.queries import approvals, candidate
 
     found = candidate(ws, principal, candidate_digest)
     with ws.engine.connect() as conn:
         loaded = stored_plan(conn, found)
     personal = personal_key_roles(loaded.policy)
+    given = {
+        a["role"]: a.get("decision")
+        for a in approvals(ws, principal, candidate_digest)
+        if a.get("person") == principal.name
+    }
     return [
-        RoleOption(role, principal.holds(role, found.system_id), role in personal)
+        RoleOption(role, principal.holds(role, found.system_id), role in personal, given.get(role))
         for role in roles_asked(loaded.plan)
     ]
