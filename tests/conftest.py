@@ -20,9 +20,9 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -263,3 +263,33 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     else:
         admin = request.getfixturevalue("postgres_admin")
         yield from _pg_schema_url(admin, request.getfixturevalue("postgres_url"))
+
+
+_PRODUCT_HASHER: list[Callable[[], Any]] = []
+
+
+def product_hasher() -> Any:
+    """The password hasher the product uses (not the tests' cheap one)."""
+    from clearance.services import signin
+
+    return (_PRODUCT_HASHER or [signin._hasher])[0]()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2's cheapest parameters in-process: the product's (RFC 9106, 64 MiB, t=3) cost
+    about 150 ms a hash here, spent by every fixture that sets a password and every sign-in.
+    `test_signin` checks that the product hashes with its own; servers run as processes
+    keep them too."""
+    from argon2 import PasswordHasher
+    from argon2.profiles import CHEAPEST
+
+    from clearance.services import signin
+
+    product = signin._hasher
+    _PRODUCT_HASHER.append(product)
+    signin._hasher = lambda: PasswordHasher.from_parameters(CHEAPEST)
+    signin._dummy.cache_clear()
+    yield
+    signin._hasher = product
+    signin._dummy.cache_clear()

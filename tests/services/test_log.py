@@ -109,6 +109,54 @@ def test_edited_event_content_breaks_the_checkpoint_root(ws: Workspace) -> None:
     assert len(found) == 1 and "has a different root" in found[0]
 
 
+ODD = 'quote " backslash \\ tab \t newline \n bell \x07 del \x7f é 雪 🙂 </script>'
+
+
+def test_the_fast_pass_reads_odd_text_without_falling_back(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Actors, subjects and payloads with quotes, control characters and non-ASCII text are
+    rebuilt by the database's own JSON quoting exactly as the entry holds them, so the
+    column-at-a-time pass accepts them and the row-by-row pass is never needed."""
+    from clearance.services import logverify
+
+    with ws.transaction() as uow:
+        uow.append("odd.text", actor=ODD, subject=ODD, payload={"note": ODD, "n": [1, 2.5]})
+        uow.append("odd.none", actor="a", subject="s", payload={}, system_id=None)
+
+    def row_by_row(*args: object, **kwargs: object) -> str:
+        raise AssertionError("the fast pass fell back to the row-by-row pass")
+
+    monkeypatch.setattr(logverify, "_check_events", row_by_row)
+    report = verify_log(ws)
+    assert report.failures == [] and report.events == latest(ws).size
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "named"),
+    [
+        ("actor", "mallory@example.com", "column actor was changed"),
+        ("subject", "sha256:" + "0" * 64, "column subject was changed"),
+        ("type", "approval.recorded", "column type was changed"),
+        ("system_id", "other-system", "column system_id was changed"),
+        ("payload", '{"records":[]}', "column payload was changed"),
+    ],
+)
+def test_each_index_column_changed_alone_is_named(
+    ws: Workspace, column: str, value: str, named: str
+) -> None:
+    """The fast pass declines the batch and the row-by-row pass names the column."""
+    tamper(ws, "events", f"UPDATE events SET {column} = :v WHERE seq = 3", v=value)
+    assert failures(ws) == [
+        f"event 3: {named}"
+        + (f" (the log says {_said(ws, column)!r})" if column != "payload" else "")
+    ]
+
+
+def _said(ws: Workspace, column: str) -> object:
+    return json.loads(_entry(ws, 3)).get(column)
+
+
 def test_deleted_event_is_named(ws: Workspace) -> None:
     tamper(ws, "events", "DELETE FROM events WHERE seq = 3")
     assert failures(ws) == ["event 3: missing (the log jumps to 4)"]

@@ -77,6 +77,18 @@ def test_passwords_are_stored_only_as_argon2_hashes_and_the_newest_wins(site: Si
     sign_in(http, DANA, "a brand new passphrase")
 
 
+def test_the_product_hashes_passwords_with_rfc_9106_parameters() -> None:
+    """The tests hash with argon2's cheapest parameters (tests/conftest.py); the product
+    must not: argon2id, 64 MiB, three passes, four lanes."""
+    from argon2 import PasswordHasher
+
+    from tests.conftest import product_hasher
+
+    hashed = product_hasher().hash(PASSWORD)
+    assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert PasswordHasher().verify(hashed, PASSWORD)
+
+
 def test_only_the_person_or_an_administrator_sets_a_password(site: Site) -> None:
     import pytest
 

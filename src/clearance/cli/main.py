@@ -9,10 +9,12 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 COMMANDS = {
     "init": (
@@ -134,6 +136,7 @@ def cli(
     Start with:  clearance init --template tabular-classifier
     """
     import dataclasses
+    from pathlib import Path
 
     from clearance.settings import Settings
 

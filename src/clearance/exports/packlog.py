@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from clearance.core.checkpoint import Checkpoint
 from clearance.core.digest import canonical_json
-from clearance.core.merkle import inclusion_proof, leaf_hash, root, verify_inclusion
+from clearance.core.merkle import leaf_hash, root, verify_inclusion
 
 if TYPE_CHECKING:
     from clearance.store.records import EventRecord
@@ -36,27 +36,21 @@ class LogRecords:
 
     events: list[EventRecord]
     checkpoint: Checkpoint
-    leaves: list[bytes]
+    #: every leaf hash up to the checkpoint, in hex, one per line (log/leaves.txt as is)
+    leaves: bytes
     keys: list[dict[str, Any]]
-    #: inclusion paths by event index, read from the stored tree levels (None: from `leaves`)
-    proofs: Mapping[int, list[bytes]] | None = None
+    #: inclusion paths by event index, read from the stored tree levels
+    proofs: Mapping[int, list[bytes]]
 
 
 def log_files(log: LogRecords) -> dict[str, bytes]:
     """The events with inclusion proofs against the checkpoint."""
     events = [e for e in log.events if e.seq <= log.checkpoint.size]
-    paths = log.proofs if log.proofs is not None else {}
-    proofs = {
-        str(e.seq): [
-            h.hex()
-            for h in (paths[e.seq] if e.seq in paths else inclusion_proof(log.leaves, e.seq - 1))
-        ]
-        for e in events
-    }
+    proofs = {str(e.seq): [h.hex() for h in log.proofs[e.seq]] for e in events}
     return {
         EVENTS: _json([e.as_json() for e in events]),
         CHECKPOINT: log.checkpoint.note().encode(),
-        LEAVES: "".join(h.hex() + "\n" for h in log.leaves).encode(),
+        LEAVES: log.leaves,
         PROOFS: _json(proofs),
         KEYS: _json(log.keys),
     }

@@ -35,9 +35,9 @@ def seal(uow: UnitOfWork, ws: Workspace) -> Receipt | None:
     appended, conn = uow.appended, uow.conn
     if not appended:
         return None
-    latest = repo.latest_checkpoint(conn)
+    latest = repo.latest_signed_root(conn)
     # O(log n): the stored nodes of the new tree's frontier, checked against the last root
-    frontier = logtree.frontier(conn, max(appended), latest[0] if latest else None)
+    frontier = logtree.frontier(conn, max(appended), latest)
     key = ws.signing_key
     current = repo.current_workspace_key(conn)
     if current is not None and current != key.key_id:
@@ -46,12 +46,10 @@ def seal(uow: UnitOfWork, ws: Workspace) -> Receipt | None:
             f"current key is {current[:19]}…; nothing was recorded. Point "
             "CLEARANCE_WORKSPACE_KEY at the workspace's key"
         )
-    last_event = repo.event_rows(conn, after=max(appended) - 1, limit=1)
-    at = max(
-        to_time(ws.clock()),
-        *(r.at for r in last_event),
-        *([latest[0].at] if latest is not None else []),
-    )
+    last_at = uow.last_at
+    if last_at is None:  # events appended by hand (a bulk loader): read the last one's time
+        last_at = repo.event_rows(conn, after=max(appended) - 1, limit=1)[0].at
+    at = max(to_time(ws.clock()), last_at, *([latest.at] if latest is not None else []))
     checkpoint = sign_checkpoint(log_origin(ws, conn), frontier.size, frontier.root(), at, key)
     repo.insert_checkpoint(conn, checkpoint, frontier.to_json())
     return Receipt(max(appended), checkpoint)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from clearance.core.checkpoint import Checkpoint
+    from clearance.store.repository import SignedRoot
 
 _MISMATCH = (
     "the stored log does not match its latest signed checkpoint ({what}); nothing is "
@@ -28,7 +29,7 @@ _MISMATCH = (
 )
 
 
-def frontier(conn: Connection, size: int, signed: Checkpoint | None) -> Frontier:
+def frontier(conn: Connection, size: int, signed: SignedRoot | None) -> Frontier:
     """The frontier of the first `size` events, from their stored nodes, for the next
     checkpoint; first the nodes are checked against `signed`, the latest checkpoint, so a
     node changed behind the service's back is never signed into a new root."""

@@ -116,7 +116,7 @@ def _log_records(conn: Connection, subjects: set[str]) -> LogRecords | None:
     return LogRecords(
         events,
         checkpoint,
-        repo.leaf_hashes(conn, checkpoint.size),
+        repo.leaf_hash_lines(conn, checkpoint.size),
         repo.public_keys(conn),
         {index + 1: path for index, path in paths.items()},
     )

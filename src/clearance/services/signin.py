@@ -39,9 +39,11 @@ _WRONG = "the name or password is wrong"
 
 
 def _hasher() -> Any:
+    """argon2id with RFC 9106's second recommended parameters (t=3, 64 MiB, p=4)."""
     from argon2 import PasswordHasher
+    from argon2.profiles import RFC_9106_LOW_MEMORY
 
-    return PasswordHasher()
+    return PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY)
 
 
 def session_digest(session_id: str) -> str:

@@ -178,7 +178,7 @@ def enqueue(uow: UnitOfWork, config: WebhookSettings) -> int:
     from clearance.store import webhooks as repo
     from clearance.store.records import to_time
 
-    if not uow.appended:
+    if not uow.appended or uow.appended_types.isdisjoint(CAUSES):
         return 0
     events = repo.events_in(uow.conn, uow.appended, CAUSES)
     if not events:

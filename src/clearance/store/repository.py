@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -482,6 +482,13 @@ def event_leaf_hash(entry: bytes) -> str:
     return hashlib.sha256(b"\x00" + entry).hexdigest()
 
 
+_LAST_EVENT = (
+    sa.select(t.events.c.seq, t.events.c.at, t.events.c.leaf_hash)
+    .order_by(t.events.c.seq.desc())
+    .limit(1)
+)
+
+
 def append_event(
     conn: Connection,
     *,
@@ -499,11 +506,7 @@ def append_event(
     The event's canonical JSON (RFC 8785, `seq` included) is stored as written and is what
     its Merkle leaf hashes; the other columns are indexes over it.
     """
-    last = conn.execute(
-        sa.select(t.events.c.seq, t.events.c.at, t.events.c.leaf_hash)
-        .order_by(t.events.c.seq.desc())
-        .limit(1)
-    ).first()
+    last = conn.execute(_LAST_EVENT).first()
     seq = (last.seq if last else 0) + 1
     if last is not None and to_time(at) < last.at:
         # Another process's clock ran ahead: under the write lock, time never goes back,
@@ -524,17 +527,18 @@ def append_event(
     entry = canonical_json(record.as_json())
     leaf = event_leaf_hash(entry)
     conn.execute(
-        t.events.insert().values(
-            seq=seq,
-            at=to_time(at),
-            type=type,
-            actor=actor,
-            system_id=system_id,
-            subject=subject,
-            payload=_dumps(payload),
-            entry=entry.decode(),
-            leaf_hash=leaf,
-        )
+        t.events.insert(),
+        {
+            "seq": seq,
+            "at": to_time(at),
+            "type": type,
+            "actor": actor,
+            "system_id": system_id,
+            "subject": subject,
+            "payload": _dumps(payload),
+            "entry": entry.decode(),
+            "leaf_hash": leaf,
+        },
     )
     # the tree levels this leaf completes, in the same transaction as the event
     tree.record_leaf(
@@ -599,25 +603,57 @@ def leaf_hashes(conn: Connection, upto: int) -> list[bytes]:
     return [bytes.fromhex(h) for (h,) in tree.raw_rows(conn, sql, (upto,))]
 
 
+def leaf_hash_lines(conn: Connection, upto: int) -> bytes:
+    """The stored leaf hashes of events 1..upto in hex, one per line, as a pack's
+    log/leaves.txt holds them: a million in one fetch, never turned into bytes and back."""
+    sql = "SELECT leaf_hash FROM events WHERE seq <= {0} ORDER BY seq"
+    hexes = [h for (h,) in tree.raw_rows(conn, sql, (upto,))]
+    return ("\n".join(hexes) + "\n").encode() if hexes else b""
+
+
 # checkpoints and keys ---------------------------------------------------------------------
 
 
 def insert_checkpoint(conn: Connection, cp: Checkpoint, frontier: Any) -> None:
     conn.execute(
-        t.checkpoints.insert().values(
-            size=cp.size,
-            root=cp.root,
-            at=cp.at,
-            key_id=cp.key_id,
+        t.checkpoints.insert(),
+        {
+            "size": cp.size,
+            "root": cp.root,
+            "at": cp.at,
+            "key_id": cp.key_id,
             # a note is kept whole (its origin is in it); a legacy row holds its signature
-            signature=cp.signature if cp.legacy else cp.note(),
-            frontier=_dumps(frontier),
-        )
+            "signature": cp.signature if cp.legacy else cp.note(),
+            "frontier": _dumps(frontier),
+        },
     )
 
 
+class SignedRoot(NamedTuple):
+    """The size, root and time of a stored checkpoint, as its columns hold them (what a
+    write checks its frontier against; the note itself is checked by `log verify`)."""
+
+    size: int
+    root: str
+    at: str
+
+
+_LATEST_ROOT = (
+    sa.select(t.checkpoints.c.size, t.checkpoints.c.root, t.checkpoints.c.at)
+    .order_by(t.checkpoints.c.size.desc())
+    .limit(1)
+)
+
+
+def latest_signed_root(conn: Connection) -> SignedRoot | None:
+    row = conn.execute(_LATEST_ROOT).first()
+    return SignedRoot(int(row.size), row.root, row.at) if row is not None else None
+
+
 def latest_checkpoint(conn: Connection) -> tuple[Checkpoint, Any] | None:
-    row = conn.execute(sa.select(t.checkpoints).order_by(t.checkpoints.c.size.desc())).first()
+    row = conn.execute(
+        sa.select(t.checkpoints).order_by(t.checkpoints.c.size.desc()).limit(1)
+    ).first()
     if row is None:
         return None
     return _checkpoint(row), json.loads(row.frontier)
@@ -687,13 +723,16 @@ def insert_key(
 
 def current_workspace_key(conn: Connection) -> str | None:
     """The id of the workspace key that signs now (the latest registered), if any."""
-    found: str | None = conn.execute(
-        sa.select(t.keys.c.key_id)
-        .where(t.keys.c.purpose == "workspace")
-        .order_by(t.keys.c.valid_from.desc())
-        .limit(1)
-    ).scalar()
+    found: str | None = conn.execute(_CURRENT_KEY).scalar()
     return found
+
+
+_CURRENT_KEY = (
+    sa.select(t.keys.c.key_id)
+    .where(t.keys.c.purpose == "workspace")
+    .order_by(t.keys.c.valid_from.desc())
+    .limit(1)
+)
 
 
 def public_keys(conn: Connection) -> list[dict[str, Any]]:

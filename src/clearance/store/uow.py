@@ -53,6 +53,10 @@ class UnitOfWork:
     clock: Callable[[], datetime]
     #: indexes of the events appended in this transaction, for the checkpoint that seals it
     appended: list[int] = field(default_factory=list)
+    #: the types of those events (the outbox looks up events only when one may notify)
+    appended_types: set[str] = field(default_factory=set)
+    #: the stored time of the last event appended in it, which the checkpoint must not precede
+    last_at: str | None = None
 
     @property
     def dialect(self) -> str:
@@ -62,7 +66,7 @@ class UnitOfWork:
         """Insert one record row; the returned ref goes into the event that records it."""
         from clearance.store.repository import record_digest
 
-        result = self.conn.execute(table.insert().values(**values))
+        result = self.conn.execute(table.insert(), dict(values))
         key = result.inserted_primary_key
         row_id = int(key[0]) if key and isinstance(key[0], int) else 0
         return Inserted(row_id, RecordRef(table.name, record_digest(table.name, values)))
@@ -78,6 +82,7 @@ class UnitOfWork:
         records: Sequence[Inserted | RecordRef] = (),
     ) -> Any:
         """Append an audit event covering `records`, in this transaction."""
+        from clearance.store.records import to_time
         from clearance.store.repository import append_event
 
         refs = [r.ref if isinstance(r, Inserted) else r for r in records]
@@ -92,6 +97,8 @@ class UnitOfWork:
             records=[r.as_json() for r in refs],
         )
         self.appended.append(event.seq)
+        self.appended_types.add(type)
+        self.last_at = to_time(event.at)
         return event
 
 
