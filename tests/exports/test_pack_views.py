@@ -318,3 +318,13 @@ def test_bom_without_a_decision_or_readable_manifests_still_validates() -> None:
         "staging"
     ]["properties"]
     assert "quantitativeAnalysis" not in by_name["scorer"]["modelCard"]
+
+
+def test_oscal_version_is_the_one_compliance_trestle_reads() -> None:
+    """The document is written as plain JSON; it claims the OSCAL version of the models the
+    tests read it back with (an upgrade of compliance-trestle shows up here)."""
+    from trestle.oscal import OSCAL_VERSION as TRESTLE
+
+    from clearance.exports.oscal import OSCAL_VERSION
+
+    assert OSCAL_VERSION == TRESTLE

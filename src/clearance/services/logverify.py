@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import operator
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -34,27 +33,6 @@ _EVENTS = (
     "SELECT seq, at, type, actor, system_id, subject, payload, entry, leaf_hash FROM events "
     "WHERE seq > {0} ORDER BY seq LIMIT {0}"
 )
-#: The fast pass reads five columns: the entry as bytes, and whether the index columns,
-#: written as JSON by the database itself, rebuild the entry exactly. Equal text proves
-#: the columns are the entry's fields (JSON parses one way); a row whose columns do not
-#: rebuild it (or that the database escapes otherwise) is checked by `_check_events`.
-_REBUILT = (  # braces doubled: `raw_rows` formats its parameter marks into the text
-    """'{{"actor":' || Q(actor) || ',"at":' || Q(at) || ',"payload":' || payload """
-    """|| ',"seq":' || SEQ || ',"subject":' || Q(subject) || ',"system_id":' || """
-    """COALESCE(Q(system_id), 'null') || ',"type":' || Q(type) || '}}'"""
-)
-_FAST = {
-    "sqlite": (
-        "SELECT seq, at, CAST(entry AS BLOB), leaf_hash, entry = ("
-        + _REBUILT.replace("Q(", "json_quote(").replace("SEQ", "seq")
-        + ") FROM events WHERE seq > {0} ORDER BY seq LIMIT {0}"
-    ),
-    "postgresql": (
-        "SELECT seq, at, convert_to(entry, 'UTF8'), leaf_hash, entry = ("
-        + _REBUILT.replace("Q(", "to_json(").replace("SEQ", "seq::text")
-        + ") FROM events WHERE seq > {0} ORDER BY seq LIMIT {0}"
-    ),
-}
 
 Keys = dict[str, dict[str, Any]]
 
@@ -97,18 +75,11 @@ def verify_stream(
     report.events = tree.size
     if since is not None and since.size == 0 and not incremental:
         _check_checkpoint(tree, since, "the kept checkpoint", keys, report)
-    fast = _FAST.get(conn.dialect.name)
     while not report.failures:
         after = tree.size
-        rows = nodes_repo.raw_rows(conn, fast or _EVENTS, (after, BATCH))
-        leaves = _fast_leaves(rows, after, last_at) if fast else None
-        if leaves is not None:
-            last_at = rows[-1][1] if rows else last_at
-        else:  # the row-by-row pass names the first row that fails, if one does
-            if fast:
-                rows = nodes_repo.raw_rows(conn, _EVENTS, (after, BATCH))
-            leaves = []
-            last_at = _check_events(rows, after, last_at, leaves, report)
+        rows = nodes_repo.raw_rows(conn, _EVENTS, (after, BATCH))
+        leaves: list[bytes] = []
+        last_at = _check_events(rows, after, last_at, leaves, report)
         if not leaves:
             break
         tree.extend(leaves)
@@ -181,24 +152,6 @@ def _seed(
         return None
     report.checkpoints += 1
     return StreamingTree(since.size, hashes), last[0][1] if last else ""
-
-
-def _fast_leaves(rows: list[Any], after: int, last_at: str) -> list[bytes] | None:
-    """The leaf hashes of a batch read with `_FAST` when every row holds, checked a column
-    at a time; None when any check fails (then `_check_events` finds which row and why)."""
-    if not rows:
-        return []
-    seqs, ats, entries, stored, same = zip(*rows, strict=True)
-    # seq is the primary key and the rows are in its order: the ends fix every index between
-    if seqs[0] != after + 1 or seqs[-1] != after + len(rows) or not all(same):
-        return None
-    if ats[0] < last_at or not all(map(operator.le, ats, ats[1:])):
-        return None
-    sha = _sha256
-    leaves = [sha(b"\x00" + entry).digest() for entry in entries]
-    if list(map(bytes.hex, leaves)) != list(stored):
-        return None
-    return leaves
 
 
 def _check_events(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -24,13 +25,13 @@ def key_id(public_raw: bytes) -> str:
 class SigningKey:
     private: Ed25519PrivateKey
 
-    @property
+    @functools.cached_property  # every checkpoint names its key: derived once per key
     def public_raw(self) -> bytes:
         return self.private.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
 
-    @property
+    @functools.cached_property
     def key_id(self) -> str:
         return key_id(self.public_raw)
 
