@@ -1,3 +1,3 @@
-from clearance.cli.main import main
+from clearance.cli.helptext import main
 
 main()

@@ -330,14 +330,50 @@ def test_in_process_runs_match_the_real_command(tmp_path: Path) -> None:
 
 
 def test_help_imports_no_heavy_library(tmp_path: Path) -> None:
-    """`clearance --help` in a real process lists the commands without importing the store,
-    Rich or pydantic, so it stays fast."""
-    proc = run_process(tmp_path, "--help", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    """`clearance --help` in a real process lists the commands without importing click, the
+    store, Rich or pydantic, so it stays fast; the page is the one click writes."""
+    proc = run_process(tmp_path, "--help", env={"PYTHONPROFILEIMPORTTIME": "1", "COLUMNS": "77"})
     assert proc.returncode == 0, proc.stderr
-    assert "Commands:" in proc.stdout and "Exit codes:" in proc.stdout
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
-    assert "clearance.cli.main" in imported
-    assert not imported & {"sqlalchemy", "alembic", "rich", "pydantic", "yaml", "cryptography"}
+    assert "clearance.cli.helptext" in imported
+    heavy = {"click", "sqlalchemy", "alembic", "rich", "pydantic", "yaml", "cryptography"}
+    assert not imported & (heavy | {"clearance.errors", "pathlib", "shutil"})
+    assert proc.stdout == click_help(75) + "\n"
+    assert run_process(tmp_path, "-h", env={"COLUMNS": "77"}).stdout == proc.stdout
+    bare = run_process(tmp_path, env={"COLUMNS": "77"})  # click's: the page, as usage, exit 2
+    assert (bare.returncode, bare.stderr) == (2, proc.stdout)
+
+
+def click_help(width: int) -> str:
+    """The top-level help page as click writes it at `width` columns."""
+    import click
+
+    from clearance.cli.main import cli
+
+    settings = {**cli.context_settings, "terminal_width": width}
+    return click.Context(cli, info_name="clearance", **settings).get_help()
+
+
+@pytest.mark.parametrize("width", range(50, 99))
+def test_the_help_page_without_click_is_clicks_page(width: int) -> None:
+    """`clearance --help` writes the page itself (helptext.render): at every width click can
+    choose (50 to 98 columns) it is click's page to the character."""
+    from clearance.cli.helptext import render
+
+    assert render(width) == click_help(width)
+
+
+@pytest.mark.parametrize("columns", ["40", "80", "100", "160", "", "abc"])
+def test_help_is_as_wide_as_clicks_own(columns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The help's width is worked out without shutil, to the same result as click."""
+    import click
+
+    from clearance.cli.main import _Context, cli
+
+    monkeypatch.setenv("COLUMNS", columns)
+    ours = _Context(cli, max_content_width=100).make_formatter()
+    clicks = click.Context(cli, max_content_width=100).make_formatter()
+    assert ours.width == clicks.width
 
 
 def test_every_command_documents_an_example(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Entry point: a lazily loaded command group and the mapping of errors to exit codes.
+"""The click group: a lazily loaded command group and the mapping of errors to exit codes
+(`clearance.cli.helptext.main` is the installed command, which answers --help itself).
 
 Exit codes: 0 GO or success, 1 NO-GO, 2 bad input or usage, 3 integrity failure,
 77 not permitted, 70 a bug.
@@ -16,60 +17,22 @@ import click
 if TYPE_CHECKING:
     from pathlib import Path
 
-COMMANDS = {
-    "init": (
-        "clearance.cli.workspace:init",
-        "Create a workspace here (and a plan from a template).",
-    ),
-    "schema": ("clearance.cli.plans:schema", "Print the JSON Schema of deployment plans."),
-    "plan": ("clearance.cli.plans:plan", "Validate, submit, list and diff plan revisions."),
-    "env": (
-        "clearance.cli.environments:env",
-        "Capture manifests; declare and list target environments.",
-    ),
-    "evidence": ("clearance.cli.evidence:evidence", "Attach evidence files to criteria."),
-    "check": ("clearance.cli.gate:check", "Run the release gate: GO (exit 0) or NO-GO (exit 1)."),
-    "approve": ("clearance.cli.approvals:approve", "Sign off the plan's candidate in a role."),
-    "reject": ("clearance.cli.approvals:reject", "Reject the plan's candidate in a role."),
-    "withdraw": ("clearance.cli.approvals:withdraw", "Withdraw your rejection of a candidate."),
-    "waive": ("clearance.cli.approvals:waive", "Waive a criterion, with justification and expiry."),
-    "people": ("clearance.cli.people:people", "Register people and their roles."),
-    "keys": ("clearance.cli.people:keys", "Signing keys: generate, register, retire."),
-    "policy": ("clearance.cli.policy:policy", "The organisation's minimum release criteria."),
-    "attestation": ("clearance.cli.policy:attestation", "Export and verify release attestations."),
-    "release": ("clearance.cli.releases:release", "Record the deployment of a GO candidate."),
-    "status": ("clearance.cli.releases:status", "What runs where, and what waits for release."),
-    "history": (
-        "clearance.cli.releases:history",
-        "A system's releases and rollbacks, per environment.",
-    ),
-    "export": ("clearance.cli.packs:export", "Write the audit pack of a release."),
-    "pack": ("clearance.cli.packs:pack", "Verify audit packs offline."),
-    "verify": ("clearance.cli.workspace:verify", "Re-hash the workspace's records and blobs."),
-    "db": ("clearance.cli.workspace:db", "The workspace database: schema upgrades."),
-    "waiver": ("clearance.cli.approvals:waiver", "Revoke waivers."),
-    "finding": (
-        "clearance.cli.findings:finding",
-        "Scanner findings of a criterion: list them, accept one.",
-    ),
-    "acknowledge": (
-        "clearance.cli.findings:acknowledge",
-        "Acknowledge an interested party's impact and consideration.",
-    ),
-    "log": ("clearance.cli.log:log", "The audit log: checkpoints, verification, proofs."),
-    "demo": ("clearance.cli.demo:demo", "Run the end-to-end demo in a new folder."),
-    "serve": ("clearance.cli.server:serve", "Serve the REST API (a workspace or a team)."),
-    "tokens": ("clearance.cli.server:tokens", "API tokens: create, list, revoke."),
-    "share": ("clearance.cli.share:share", "Reviewer links: create, list, revoke, show."),
-    "webhooks": (
-        "clearance.cli.webhooks:webhooks",
-        "Outbound webhooks: subscribe, list deliveries and dead letters, deliver.",
-    ),
-}
+from clearance.cli.helptext import COMMANDS, DESCRIPTION, MAX_WIDTH, OPTION_HELP, width
+
+
+class _Context(click.Context):
+    def make_formatter(self) -> click.HelpFormatter:
+        from click import formatting
+
+        # click's own width, without importing shutil for it (bz2, lzma, fnmatch)
+        found = self.terminal_width or width(self.max_content_width or 80, formatting.FORCED_WIDTH)
+        return self.formatter_class(width=found, max_width=self.max_content_width)
 
 
 class LazyGroup(click.Group):
     """Imports a command's module only when that command runs, so --help stays fast."""
+
+    context_class = _Context
 
     def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -93,31 +56,23 @@ class LazyGroup(click.Group):
 @click.group(
     cls=LazyGroup,
     lazy=COMMANDS,
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    help=DESCRIPTION,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": MAX_WIDTH},
 )
 @click.option(
     "--workspace",
     type=click.Path(file_okay=False),
     envvar="CLEARANCE_WORKSPACE",
-    help="Workspace folder (default: ./.clearance).",
+    help=OPTION_HELP["--workspace"],
 )
 @click.option(
     "--identity",
     type=click.Path(dir_okay=False),
     envvar="CLEARANCE_IDENTITY",
-    help="Your private key: who acts (default: the identity `init` made here).",
+    help=OPTION_HELP["--identity"],
 )
-@click.option(
-    "--server",
-    metavar="URL",
-    help="Act on a Clearance server instead of a local workspace (CLEARANCE_SERVER); the "
-    "token is read from CLEARANCE_TOKEN.",
-)
-@click.option(
-    "--receipt",
-    type=click.Path(dir_okay=False),
-    help="Write the receipt of this command's write (event index + signed checkpoint) to FILE.",
-)
+@click.option("--server", metavar="URL", help=OPTION_HELP["--server"])
+@click.option("--receipt", type=click.Path(dir_okay=False), help=OPTION_HELP["--receipt"])
 @click.version_option(package_name="clearance")
 @click.pass_context
 def cli(
@@ -127,14 +82,7 @@ def cli(
     server: str | None,
     receipt: str | None,
 ) -> None:
-    """Clearance: deployment plans as code, a release gate that decides from evidence,
-    sign-offs bound to what they approve, and audit packs anyone can verify.
-
-    \b
-    Exit codes: 0 GO or success, 1 NO-GO, 2 bad input, 3 integrity failure,
-    69 server unreachable, 77 not permitted (or no valid API token).
-    Start with:  clearance init --template tabular-classifier
-    """
+    # the help page's text is helptext.DESCRIPTION: `clearance --help` prints it without click
     import dataclasses
     from pathlib import Path
 
@@ -210,8 +158,6 @@ def _replace_file(path: Path, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command; turn Clearance errors into clear messages and exit codes."""
-    from clearance.errors import ClearanceError
-
     try:
         cli.main(args=argv, prog_name="clearance", standalone_mode=False)
     except click.exceptions.Abort:
@@ -222,15 +168,18 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(2)
-    except ClearanceError as exc:
-        from clearance.cli.output import show_error
-
-        show_error(exc)
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # a bug: say so plainly, keep the traceback for debugging
+    except Exception as exc:
+        from clearance.errors import ClearanceError  # not imported by --help
+
+        if isinstance(exc, ClearanceError):
+            from clearance.cli.output import show_error
+
+            show_error(exc)
+            sys.exit(exc.exit_code)
+        # a bug: say so plainly, keep the traceback for debugging
         if os.environ.get("CLEARANCE_DEBUG"):
             raise
         click.echo(
