@@ -343,8 +343,8 @@ def write_pack(
 
 
 #: Stored, not deflated: 65 bytes of hex a leaf, a million lines for a million events,
-#: which zlib shrinks only to 0.59 (fastest level) or 0.58 (default) of the size, at 2 s or
-#: 5 s a million; a stored member costs its CRC and nothing more.
+#: which zlib shrinks only to 0.59 (fastest level) or 0.58 (default) of the size, taking 2 s
+#: or 5 s a million on a busy 2-core machine; a stored member costs its CRC and no more.
 _STORED = {LEAVES}
 
 
