@@ -7,6 +7,7 @@ Opening never changes the schema: `create` (run by `clearance init`) and `upgrad
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -41,10 +42,22 @@ class Workspace:
         self._engine: Engine | None = None
         self._blobs: TieredBlobStore | None = None
         self._key: SigningKey | None = None
-        #: the receipt of the last write made through this handle
-        self.last_receipt: Receipt | None = None
+        self._thread = threading.local()
         #: the log's checkpoint origin, once read (services.log.log_origin)
         self.log_origin_cache: str | None = None
+        from clearance.services.commits import CommitGroups
+
+        self._commits = CommitGroups(self)
+
+    @property
+    def last_receipt(self) -> Receipt | None:
+        """The receipt of the last write this thread made through this handle (a server's
+        threads each see their own)."""
+        return getattr(self._thread, "receipt", None)
+
+    @last_receipt.setter
+    def last_receipt(self, receipt: Receipt | None) -> None:
+        self._thread.receipt = receipt
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -199,17 +212,10 @@ class Workspace:
     def transaction(self) -> Iterator[UnitOfWork]:
         """One unit of work; if it appended events, it ends with a signed checkpoint and
         `last_receipt` says where its events are in the log. Webhook outbox rows for its
-        events are written in it too (transactional outbox)."""
-        from clearance.services.log import seal
-        from clearance.services.webhooks import enqueue
-        from clearance.store.uow import unit_of_work
-
-        with unit_of_work(self.engine, self.clock) as uow:
+        events are written in it too (transactional outbox). Writers of this handle that
+        arrive while one is open share its commit (services.commits)."""
+        with self._commits.transaction() as uow:
             yield uow
-            enqueue(uow, self.settings.webhooks)
-            receipt = seal(uow, self)
-        if receipt is not None:
-            self.last_receipt = receipt
 
     def close(self) -> None:
         if self._engine is not None:

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from clearance.errors import ConflictError, StoreError
+from clearance.errors import ClearanceError, ConflictError, StoreError
 
 #: the advisory lock every PostgreSQL writer holds for its whole transaction ("Clra")
 WRITE_LOCK = 0x436C7261
@@ -113,17 +113,22 @@ def unit_of_work(engine: Engine, clock: Callable[[], datetime]) -> Iterator[Unit
             if engine.dialect.name == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(WRITE_LOCK)))
             yield UnitOfWork(conn, clock)
-    except sa.exc.IntegrityError as exc:
-        raise ConflictError(
+    except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
+        raise driver_error(exc) from None
+
+
+def driver_error(exc: sa.exc.IntegrityError | sa.exc.OperationalError) -> ClearanceError:
+    """Clearance's error for a driver's: a conflicting insert, a lost race, a failure."""
+    if isinstance(exc, sa.exc.IntegrityError):
+        return ConflictError(
             f"this write conflicts with a record already stored ({_first_line(exc.orig)}); "
             "nothing was recorded"
-        ) from None
-    except sa.exc.OperationalError as exc:
-        if _transient(exc):
-            raise TransientStoreError(
-                f"the database is busy ({_first_line(exc.orig)}); nothing was recorded, retry"
-            ) from None
-        raise StoreError(f"the database failed: {_first_line(exc.orig)}") from None
+        )
+    if _transient(exc):
+        return TransientStoreError(
+            f"the database is busy ({_first_line(exc.orig)}); nothing was recorded, retry"
+        )
+    return StoreError(f"the database failed: {_first_line(exc.orig)}")
 
 
 def _first_line(error: object) -> str:
