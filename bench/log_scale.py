@@ -111,6 +111,7 @@ def bulk_load(ws: Any, count: int, batch: int = BULK) -> None:
             levels.extend(leaves)
             tree.insert_nodes(conn, levels.nodes())
             uow.appended.append(size + take)  # the transaction ends with its signed checkpoint
+            uow.last_at = at
         count -= take
 
 

@@ -318,6 +318,16 @@ def export(ws: Any, local: Any, out: Path, person: str | None = None) -> Any:
     return export_pack(ws, me.principal("pack.export"), me.candidate(local), out)
 
 
+def approve_release(ws: Any, local: Any) -> None:
+    """alice submits, the gate attaches the plan's files, carol attests user testing, dana
+    (model-risk) and erik (eng-manager) approve: the candidate is GO."""
+    submit(ws, local, "alice@example.com", "First")
+    check(ws, local)
+    attest(ws, local, "uat", local.resolve("docs/uat.md"), "carol@example.com", "product-owner")
+    signoff(ws, local, "model-risk", "dana@example.com", "approve", "ok")
+    signoff(ws, local, "eng-manager", "erik@example.com", "approve", "ok")
+
+
 def released_pack(top: Path) -> tuple[Path, dict[str, bytes], Any, bytes]:
     """A released candidate's exported pack under `top`: (pack, its files, the checkpoint an
     auditor kept at release, the workspace's public key)."""
@@ -328,11 +338,7 @@ def released_pack(top: Path) -> tuple[Path, dict[str, bytes], Any, bytes]:
     ws = open_workspace(top / ".clearance")
     register_signers(ws)
     local = load(ws, write_plan_folder(top / "p"))
-    submit(ws, local, "alice@example.com", "First")
-    check(ws, local)
-    attest(ws, local, "uat", local.resolve("docs/uat.md"), "carol@example.com", "product-owner")
-    signoff(ws, local, "model-risk", "dana@example.com", "approve", "ok")
-    signoff(ws, local, "eng-manager", "erik@example.com", "approve", "ok")
+    approve_release(ws, local)
     release(ws, local)
     kept = latest(ws)
     pack = top / "pack.zip"

@@ -9,16 +9,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from tests.builders import (
-    attest,
-    check,
+    approve_release,
     export,
     load,
     open_workspace,
     plan_document,
     register_signers,
     release,
-    signoff,
-    submit,
     write_plan_folder,
 )
 
@@ -46,11 +43,7 @@ def released_pack_with_packages(top: Path) -> Extracted:
     staging = json.loads((top / "p/env/staging.json").read_text())
     (top / "p/env/staging.json").write_text(json.dumps({**staging, "packages": PACKAGES}))
     local = load(ws, plan)
-    submit(ws, local, "alice@example.com", "First")
-    check(ws, local)
-    attest(ws, local, "uat", local.resolve("docs/uat.md"), "carol@example.com", "product-owner")
-    signoff(ws, local, "model-risk", "dana@example.com", "approve", "ok")
-    signoff(ws, local, "eng-manager", "erik@example.com", "approve", "ok")
+    approve_release(ws, local)
     release(ws, local)
     pack = top / "pack.zip"
     export(ws, local, pack)

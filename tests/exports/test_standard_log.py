@@ -31,15 +31,12 @@ from clearance.signing.statements import public_key_pem
 from clearance.store import repository as repo
 from clearance.store import tables as t
 from tests.builders import (
-    attest,
-    check,
+    approve_release,
     export,
     load,
     open_workspace,
     register_signers,
     release,
-    signoff,
-    submit,
     write_plan_folder,
 )
 
@@ -145,11 +142,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Made]:
     ws = open_workspace(top / ".clearance")
     register_signers(ws)
     local = load(ws, write_plan_folder(top / "p"))
-    submit(ws, local, "alice@example.com", "First")
-    check(ws, local)
-    attest(ws, local, "uat", local.resolve("docs/uat.md"), "carol@example.com", "product-owner")
-    signoff(ws, local, "model-risk", "dana@example.com", "approve", "ok")
-    signoff(ws, local, "eng-manager", "erik@example.com", "approve", "ok")
+    approve_release(ws, local)
     release(ws, local)
     pack = top / "pack.zip"
     export(ws, local, pack)
@@ -160,7 +153,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Made]:
 
 def leaves(ws: Any, size: int) -> list[bytes]:
     with ws.engine.connect() as conn:
-        return repo.leaf_hashes(conn, size)
+        return [bytes.fromhex(h) for h in repo.leaf_hash_lines(conn, size).decode().split()]
 
 
 def run(*args: str | Path) -> tuple[int, str, str]:

@@ -41,7 +41,7 @@ from clearance.signing.statements import (
 )
 from tests.builders import (
     acting,
-    attest,
+    approve_release,
     check,
     export,
     load,
@@ -49,7 +49,6 @@ from tests.builders import (
     register_signers,
     release,
     signoff,
-    submit,
     write_plan_folder,
 )
 
@@ -62,21 +61,13 @@ class Made(NamedTuple):
     pack: Path
 
 
-def approve(ws: Any, local: Any) -> None:
-    submit(ws, local, "alice@example.com", "First")
-    check(ws, local)
-    attest(ws, local, "uat", local.resolve("docs/uat.md"), "carol@example.com", "product-owner")
-    signoff(ws, local, "model-risk", "dana@example.com", "approve", "ok")
-    signoff(ws, local, "eng-manager", "erik@example.com", "approve", "ok")
-
-
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Made]:
     top = tmp_path_factory.mktemp("statements")
     ws = open_workspace(top / ".clearance")
     register_signers(ws)
     local = load(ws, write_plan_folder(top / "p"))
-    approve(ws, local)
+    approve_release(ws, local)
     release(ws, local)
     pack = top / "pack.zip"
     export(ws, local, pack)
@@ -268,7 +259,7 @@ def flow(tmp_path: Path) -> Iterator[Flow]:
     ws = open_workspace(tmp_path / ".clearance")
     register_signers(ws)
     local = load(ws, write_plan_folder(tmp_path / "p"))
-    approve(ws, local)
+    approve_release(ws, local)
     release(ws, local)
     key = tmp_path / "workspace.pub"
     key.write_text(public_key_pem(ws.signing_key.public_raw))
@@ -350,7 +341,7 @@ def test_a_rollback_revokes_the_candidate_rolled_back_from(flow: Flow) -> None:
         doc["rollback"]["to"] = "previous"
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         local = load(flow.ws, path)
-        approve(flow.ws, local)
+        approve_release(flow.ws, local)
         return local
 
     second = plan_with("p2", "2.5.0")

@@ -128,3 +128,28 @@ def test_a_transaction_opened_inside_another_is_refused_not_a_deadlock(ws: Works
         ws.transaction(),
     ):
         pass
+
+
+def test_a_group_whose_checkpoint_fails_records_nothing_for_anyone(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the shared checkpoint cannot be signed (here: another key is current), every
+    writer of the group gets the error, none gets a receipt, and no event stays."""
+    from clearance.errors import IntegrityError
+    from clearance.services import log
+
+    def refuse(*args: object) -> None:
+        raise IntegrityError("the workspace's current key is another; nothing was recorded")
+
+    events_before, checkpoints_before = counts(ws)
+    results: dict[str, Any] = {}
+    other = threading.Thread(target=write, args=(ws, "b", results))
+    monkeypatch.setattr(log, "seal", refuse)
+    with pytest.raises(IntegrityError), ws.transaction() as uow:
+        uow.append("test.grouped", actor="writer", subject="a", payload={})
+        other.start()
+        wait_for_joiners(ws, 2)
+    other.join(10)
+    assert isinstance(results["b"], IntegrityError)
+    assert "nothing was recorded" in str(results["b"])
+    assert counts(ws) == (events_before, checkpoints_before)

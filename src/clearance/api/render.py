@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from clearance.core.identity import Person
 
@@ -81,3 +83,37 @@ def evidence(record: Any) -> dict[str, Any]:
     out = plain(record)
     out.pop("row_digest", None)
     return dict(out)
+
+
+def zip_download(
+    write: Callable[[Path], Any],
+    filename: Callable[[Any], str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> FileResponse:
+    """An audit pack as an answer: `write(path)` writes it into a new temporary folder,
+    which goes once the pack is sent, or at once when `write` raises (the error goes on).
+    `filename(what write returned)` names the download; or `headers` carry it."""
+    import shutil
+    import tempfile
+
+    from starlette.background import BackgroundTask
+
+    folder = Path(tempfile.mkdtemp(prefix="clearance-pack-"))
+    out = folder / "audit-pack.zip"
+    try:
+        done = write(out)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return FileResponse(
+        out,
+        media_type="application/zip",
+        filename=filename(done) if filename is not None else None,
+        headers=headers,
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+    )
+
+
+def pack_filename(done: Any) -> str:
+    """audit-pack-<first 12 hex of the candidate>.zip"""
+    return f"audit-pack-{done.candidate.removeprefix('sha256:')[:12]}.zip"

@@ -57,59 +57,22 @@ def root(leaf_hashes: Sequence[bytes]) -> bytes:
     return level[0]
 
 
-def _split(n: int) -> int:
-    """The largest power of two below n (n >= 2): the size of the RFC's left subtree."""
-    return 1 << ((n - 1).bit_length() - 1)
-
-
 def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
-    """PATH(index, D[n]) of RFC 9162 §2.1.3.1, nearest sibling first.
+    """PATH(index, D[n]) of RFC 9162 §2.1.3.1, nearest sibling first: the roots of the leaf
+    ranges `levels.inclusion_ranges` names, each leaf hashed at most once (O(n) time)."""
+    from clearance.core.levels import inclusion_ranges
 
-    The siblings are roots of disjoint ranges, so each leaf is hashed at most once:
-    O(n) time for one proof (about as long as `root`), O(log n) proof size.
-    """
-    if not 0 <= index < len(leaf_hashes):
-        raise ValueError(f"leaf index {index} is outside a tree of {len(leaf_hashes)} leaves")
-    path: list[bytes] = []
-    lo, hi = 0, len(leaf_hashes)
-    while hi - lo > 1:
-        mid = lo + _split(hi - lo)
-        if index < mid:
-            path.append(root(leaf_hashes[mid:hi]))
-            hi = mid
-        else:
-            path.append(root(leaf_hashes[lo:mid]))
-            lo = mid
-    path.reverse()
-    return path
+    return [root(leaf_hashes[lo:hi]) for lo, hi in inclusion_ranges(index, len(leaf_hashes))]
 
 
 def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes]:
-    """PROOF(old_size, D[n]) of RFC 9162 §2.1.4.1 (SUBPROOF with b = true).
+    """PROOF(old_size, D[n]) of RFC 9162 §2.1.4.1 (SUBPROOF with b = true), from the ranges
+    `levels.consistency_ranges` names. Empty when old_size is 0 or n: the empty tree is a
+    prefix of every tree, and a tree of itself."""
+    from clearance.core.levels import consistency_ranges
 
-    Empty when old_size is 0 or n: the empty tree is a prefix of every tree, and a tree
-    of itself. Like `inclusion_proof`, O(n) time with each leaf hashed at most once.
-    """
-    size = len(leaf_hashes)
-    if not 0 <= old_size <= size:
-        raise ValueError(f"old size {old_size} is outside 0..{size}, the new tree's size")
-    if old_size == 0:
-        return []
-    path: list[bytes] = []
-    lo, hi, m, whole = 0, size, old_size, True
-    while m != hi - lo:
-        mid = lo + _split(hi - lo)
-        if m <= mid - lo:
-            path.append(root(leaf_hashes[mid:hi]))
-            hi = mid
-        else:
-            path.append(root(leaf_hashes[lo:mid]))
-            m -= mid - lo
-            lo, whole = mid, False
-    if not whole:
-        path.append(root(leaf_hashes[lo:hi]))
-    path.reverse()
-    return path
+    ranges = consistency_ranges(old_size, len(leaf_hashes))
+    return [root(leaf_hashes[lo:hi]) for lo, hi in ranges]
 
 
 def _are_hashes(*values: bytes) -> bool:

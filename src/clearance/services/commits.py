@@ -41,7 +41,8 @@ class _Group:
     committed: threading.Event = field(default_factory=threading.Event)
     #: why the group recorded nothing (its transaction did not open, seal or commit)
     error: BaseException | None = None
-    receipts: dict[int, Receipt | None] = field(default_factory=dict)
+    #: the receipt of the group's last event: its checkpoint is every writer's
+    sealed: Receipt | None = None
     turn: threading.Lock = field(default_factory=threading.Lock)
     names: Iterator[int] = field(default_factory=itertools.count)
 
@@ -98,7 +99,7 @@ class CommitGroups:
                     all_of.appended_types |= uow.appended_types
                     all_of.last_at = max(filter(None, (all_of.last_at, uow.last_at)), default=None)
                 all_of.appended.sort()
-                sealed = seal(all_of, self.ws)
+                group.sealed = seal(all_of, self.ws)
         except BaseException as exc:
             group.error = exc
             raise
@@ -108,12 +109,10 @@ class CommitGroups:
                     self._open = None
             group.opened.set()
             group.committed.set()
-        for uow in group.done:
-            group.receipts[id(uow)] = _receipt(uow, sealed)
         if own is not None:
             raise own
         assert mine is not None
-        self.ws.last_receipt = group.receipts[id(mine)] or self.ws.last_receipt
+        self.ws.last_receipt = _receipt(mine, group.sealed) or self.ws.last_receipt
 
     def _join(self, group: _Group) -> Iterator[UnitOfWork]:
         group.opened.wait()
@@ -124,9 +123,7 @@ class CommitGroups:
         group.committed.wait()
         if group.error is not None:
             raise _again(group.error)
-        receipt = group.receipts.get(id(mine))
-        if receipt is not None:
-            self.ws.last_receipt = receipt
+        self.ws.last_receipt = _receipt(mine, group.sealed) or self.ws.last_receipt
 
     def _member(self, group: _Group) -> Generator[UnitOfWork, None, UnitOfWork]:
         """Run one writer's unit of work in a savepoint of the group's transaction."""

@@ -46,10 +46,9 @@ def seal(uow: UnitOfWork, ws: Workspace) -> Receipt | None:
             f"current key is {current[:19]}…; nothing was recorded. Point "
             "CLEARANCE_WORKSPACE_KEY at the workspace's key"
         )
-    last_at = uow.last_at
-    if last_at is None:  # events appended by hand (a bulk loader): read the last one's time
-        last_at = repo.event_rows(conn, after=max(appended) - 1, limit=1)[0].at
-    at = max(to_time(ws.clock()), last_at, *([latest.at] if latest is not None else []))
+    # the last event's own time (kept by the unit of work): a checkpoint never precedes it
+    assert uow.last_at is not None, "events were appended without their time"
+    at = max(to_time(ws.clock()), uow.last_at, *([latest.at] if latest is not None else []))
     checkpoint = sign_checkpoint(log_origin(ws, conn), frontier.size, frontier.root(), at, key)
     repo.insert_checkpoint(conn, checkpoint, frontier.to_json())
     return Receipt(max(appended), checkpoint)

@@ -596,13 +596,6 @@ def leaf_hashes_after(conn: Connection, size: int) -> list[bytes]:
     return [bytes.fromhex(h) for h in rows.scalars()]
 
 
-def leaf_hashes(conn: Connection, upto: int) -> list[bytes]:
-    """The stored leaf hashes of events 1..upto, in order (a pack carries all of them: read
-    through the driver's cursor in one fetch, not row by row)."""
-    sql = "SELECT leaf_hash FROM events WHERE seq <= {0} ORDER BY seq"
-    return [bytes.fromhex(h) for (h,) in tree.raw_rows(conn, sql, (upto,))]
-
-
 def leaf_hash_lines(conn: Connection, upto: int) -> bytes:
     """The stored leaf hashes of events 1..upto in hex, one per line, as a pack's
     log/leaves.txt holds them: a million in one fetch, never turned into bytes and back."""

@@ -324,30 +324,15 @@ def pack(
 ) -> Response:
     """The audit pack of the candidate (its export is logged); verify it offline against the
     workspace key fingerprint the page shows."""
-    import shutil
-    import tempfile
-    from pathlib import Path
 
-    from fastapi.responses import FileResponse
-    from starlette.background import BackgroundTask
-
+    from clearance.api.render import pack_filename, zip_download
     from clearance.services.packs import export
 
     if not check_csrf(request, csrf_token):
         return csrf_refused(request)
     me = signed_in(request).principal
-    folder = Path(tempfile.mkdtemp(prefix="clearance-pack-"))
-    try:
-        done = export(request.app.state.ws, me, digest, folder / "audit-pack.zip")
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return FileResponse(
-        done.path,
-        media_type="application/zip",
-        filename=f"audit-pack-{done.candidate.removeprefix('sha256:')[:12]}.zip",
-        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
-    )
+    ws = request.app.state.ws
+    return zip_download(lambda out: export(ws, me, digest, out), pack_filename)
 
 
 @router.get("/candidates/{digest}/criteria/{criterion_id}")

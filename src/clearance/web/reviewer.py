@@ -10,13 +10,12 @@ send no Referer, so it does not leak to other sites; the access log redacts it.
 
 from __future__ import annotations
 
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from clearance.services.reviewer import LinkRefused
@@ -139,25 +138,18 @@ def evidence(
 
 @router.get("/{token}/{system_id}/{version}/audit-pack.zip")
 def pack(request: Request, token: str, system_id: str, version: str) -> Response:
+    from clearance.api.render import zip_download
     from clearance.services.reviewer import download_pack
 
-    folder = Path(tempfile.mkdtemp(prefix="clearance-pack-"))
-    out = folder / "audit-pack.zip"
-    try:
-        download_pack(_ws(request), token, system_id, version, out, address=_address(request))
-    except LinkRefused:
-        _remove(folder)
-        return refused()
-    except BaseException:
-        _remove(folder)
-        raise
+    ws, address = _ws(request), _address(request)
     name = f"{system_id}-{version}-audit-pack.zip"
-    return FileResponse(
-        out,
-        media_type="application/zip",
-        headers={**HEADERS, "Content-Disposition": _attachment(name)},
-        background=BackgroundTask(_remove, folder),
-    )
+    try:
+        return zip_download(
+            lambda out: download_pack(ws, token, system_id, version, out, address=address),
+            headers={**HEADERS, "Content-Disposition": _attachment(name)},
+        )
+    except LinkRefused:
+        return refused()
 
 
 @router.api_route("/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
@@ -187,9 +179,3 @@ def _b64(digest: str) -> str:
 def _fingerprint(ws: Workspace) -> str:
     """The workspace key's id, printed beside the audit pack for pinning."""
     return str(ws.signing_key.key_id)
-
-
-def _remove(folder: Path) -> None:
-    import shutil
-
-    shutil.rmtree(folder, ignore_errors=True)

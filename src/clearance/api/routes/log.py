@@ -3,14 +3,10 @@ audit packs."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
-from starlette.background import BackgroundTask
 
 from clearance.api import models
 from clearance.api.deps import WS, Caller
@@ -77,17 +73,7 @@ def verify(ws: WS, who: Caller) -> Any:
 )
 def export(ws: WS, who: Caller, body: models.Export) -> FileResponse:
     """The audit pack of a candidate, as a zip file; the export is logged."""
+    from clearance.api.render import pack_filename, zip_download
     from clearance.services.packs import export as export_pack
 
-    folder = Path(tempfile.mkdtemp(prefix="clearance-pack-"))
-    try:
-        done = export_pack(ws, who, body.candidate, folder / "audit-pack.zip")
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return FileResponse(
-        done.path,
-        media_type="application/zip",
-        filename=f"audit-pack-{done.candidate.removeprefix('sha256:')[:12]}.zip",
-        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
-    )
+    return zip_download(lambda out: export_pack(ws, who, body.candidate, out), pack_filename)
